@@ -1,0 +1,4 @@
+from baselines_meta.run import main
+import sys
+
+sys.exit(main())

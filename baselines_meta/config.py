@@ -1,0 +1,121 @@
+"""Typed configuration: one frozen dataclass per component, paper / baselines defaults.
+
+Sources: baselines `ddpg/main.py` + `training.py` (pre-refactor, as used by the paper), the paper's Table 1 and
+Section 5.1 ("Learning to Explore with Meta-Policy Gradient", Xu et al., ICML 2018).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+ALGS = ("meta", "meta-variance", "ddpg")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    hidden: tuple[int, ...] = (64, 64)  # baselines / paper: two hidden layers of 64 units
+    layer_norm: bool = True  # paper 5.1: LayerNorm in actor, critic and teacher
+    layer_norm_eps: float = 1e-12  # tf.contrib layer_norm's variance epsilon used by baselines
+    final_init: float = 3e-3  # output layers U(-3e-3, 3e-3), as baselines
+
+
+@dataclass(frozen=True)
+class DDPGConfig:
+    actor_lr: float = 1e-4  # baselines / paper 5.1
+    critic_lr: float = 1e-3  # baselines / paper 5.1
+    critic_l2_reg: float = 1e-2  # L2 on hidden critic kernels: reg * sum(w^2) / 2 (tf.contrib l2_regularizer)
+    gamma: float = 0.99  # discount
+    tau: float = 0.01  # soft target update after every gradient step
+    batch_size: int = 64  # per worker
+    buffer_size: int = 1_000_000  # replay capacity per worker
+    normalize_observations: bool = True  # running mean/std, MPI-aggregated, std floored at 0.1
+    obs_clip: float = 5.0  # normalised observations clipped to +-5
+    normalize_returns: bool = False  # baselines option: critic predicts normalised returns
+    popart: bool = False  # baselines option: preserve outputs when return statistics change
+    return_clip: float = math.inf  # clip of critic targets (baselines: +-inf)
+    reward_scale: float = 1.0  # multiply rewards before storing
+    clip_norm: Optional[float] = None  # actor gradient clip by global norm (baselines: none)
+    noise_type: str = "adaptive-param_0.2"  # baselines' noise string, see noise.parse_noise_type
+    param_noise_adaption_interval: int = 50  # train steps between param-noise adaptations (baselines)
+    truncation_as_terminal: bool = False  # True restores baselines' bug #436 (no bootstrap at time limit)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    kind: Literal["independent", "variance"] = "independent"  # 'meta' vs 'meta-variance' (paper 4.2 ii / i)
+    lr: float = 1e-4  # paper 5.1: learning rate of the meta policy
+    log_std_min: float = -4.0  # log-std is squashed into [log_std_min, log_std_max] (tanh);
+    log_std_max: float = 0.0  # initial value is the midpoint: std = e^-2 = 0.135 of the unit action box
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """The baselines epoch / cycle schedule (paper Table 1) and the extra steps of Algorithm 1."""
+
+    num_timesteps: int = 4000  # env steps per worker, evaluation excluded (baselines semantics)
+    nb_epoch_cycles: int = 20  # paper Table 1
+    nb_rollout_steps: int = 200  # paper Table 1 (DDPG: env steps per cycle)
+    nb_train_steps: int = 50  # paper Table 1 (DDPG train steps per cycle; meta: each of the two updates)
+    nb_explore_steps: int = 100  # meta: |D0|, teacher steps per cycle
+    nb_eval_steps: int = 200  # meta: |D1|, steps of the look-ahead student per cycle
+    nb_teacher_steps: int = 1  # meta: teacher gradient steps per cycle
+    meta_reward: Literal["step", "episodic"] = "step"  # R_pi estimate: mean reward per D1 step / episode
+    lookahead: Literal["inplace", "copy"] = "inplace"  # Algorithm 1 updates pi in place; 'copy' is an ablation
+    eval_interval: int = 4000  # env steps per worker between evaluations
+    eval_episodes: int = 10  # deterministic evaluation episodes (split over MPI ranks)
+
+
+# Paper Section 5.1 budgets (env steps) and the per-task Algorithm-1 schedule (D0 / D1 / student / teacher).
+PAPER_BUDGETS = {
+    "HalfCheetah": 1_500_000,
+    "InvertedPendulum": 1_500_000,
+    "InvertedDoublePendulum": 1_500_000,
+    "Hopper": 1_000_000,
+    "Reacher": 700_000,
+    "Pendulum": 900_000,
+}
+PAPER_LONG_TASKS = ("HalfCheetah", "InvertedPendulum")  # 1000 / 2000 / 500 / 100
+PAPER_LONG_SCHEDULE = dict(nb_explore_steps=1000, nb_eval_steps=2000, nb_train_steps=500, nb_teacher_steps=100)
+
+
+def env_family(env_id: str) -> str:
+    """'InvertedPendulum-v4' -> 'InvertedPendulum'."""
+    return env_id.split("-v")[0].split("/")[-1]
+
+
+def paper_preset(env_id: str) -> dict:
+    """Schedule values that `--preset paper` sets for this task (explicit flags override them).
+
+    The long schedule applies to meta only in the paper; DDPG keeps Table 1's 200 rollout / 50 train steps.
+    The budget applies to both, so that curves are compared at the same number of env steps.
+    """
+    fam = env_family(env_id)
+    out: dict = {}
+    if fam in PAPER_BUDGETS:
+        out["num_timesteps"] = PAPER_BUDGETS[fam]
+    if fam in PAPER_LONG_TASKS:
+        out.update(PAPER_LONG_SCHEDULE)
+    return out
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    alg: str = "meta"  # one of ALGS
+    env_id: str = "Pendulum-v1"
+    seed: int = 0  # rank r uses seed + 1000000 * r (baselines)
+    preset: Literal["paper", "none"] = "paper"
+    log_path: Optional[str] = None  # else $OPENAI_LOGDIR, else ./logs/<env>-<alg>-seed<seed>-<time>
+    log_formats: Optional[str] = None  # else $OPENAI_LOG_FORMAT, else stdout,log,csv (also: json,tensorboard)
+    progress_bar: bool = True  # on rank 0 when stdout is a terminal
+    sync_check_interval: int = 1  # epochs between checks that all ranks hold identical weights
+    deterministic_ops: bool = True  # tf op determinism, for seeded reproducibility
+    ddpg: DDPGConfig = field(default_factory=DDPGConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

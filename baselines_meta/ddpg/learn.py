@@ -1,0 +1,135 @@
+"""The baselines DDPG loop: epochs of cycles, each `nb_rollout_steps` env steps then `nb_train_steps` updates."""
+from __future__ import annotations
+
+import math
+import time
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from baselines_meta import mpi
+from baselines_meta.ddpg.learner import DDPGLearner
+from baselines_meta.ddpg.policy import DDPGPolicy
+from baselines_meta.envs import Rollout
+from baselines_meta.replay import ReplayBuffer
+from baselines_meta.training import EpochStats, Evaluator, ProgressBar, RunContext
+
+
+class TrainResult(NamedTuple):
+    critic_loss: float
+    actor_loss: float
+    distance: Optional[float]  # param-noise distance if it was adapted in this call
+
+
+class StudentTrainer:
+    """Eager wrapper around the learner's compiled steps: sampling, param-noise adaptation, MPI averaging.
+
+    A single worker runs each chunk of steps as one fused compiled call; several workers (or return
+    normalisation, which updates statistics between steps) take one step at a time with Allreduce'd gradients.
+    """
+
+    def __init__(self, learner: DDPGLearner, rng: np.random.Generator):
+        self.learner = learner
+        self.rng = rng
+        self.fused = mpi.size() == 1 and learner.ret_rms is None
+
+    def train(self, buffer: ReplayBuffer, n_steps: int) -> list[TrainResult]:
+        L, cfg = self.learner, self.learner.cfg
+        bs = cfg.batch_size
+        out = []
+        interval = max(1, cfg.param_noise_adaption_interval)
+        for start in range(0, n_steps, interval):
+            k = min(interval, n_steps - start)
+            dist = None
+            if L.param_noise is not None and len(buffer) >= bs:
+                dist = L.adapt_param_noise(buffer.sample(self.rng, bs).obs0)
+            if self.fused:
+                losses = L.train(buffer.sample(self.rng, bs, k))
+                out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
+            else:
+                for _ in range(k):
+                    batch = buffer.sample(self.rng, bs)
+                    L.update_return_stats(batch)
+                    losses = L.train_step_mpi(batch)
+                    out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
+                    dist = None
+        return out
+
+
+def store(buffer: ReplayBuffer, ro: Rollout, reward_scale: float) -> None:
+    buffer.add_many(ro.obs0, ro.actions, ro.rewards * reward_scale, ro.obs1, ro.terminated, ro.truncated)
+
+
+def add_train_results(stats: EpochStats, results: list[TrainResult]) -> None:
+    for r in results:
+        stats.add_losses(r.critic_loss, r.actor_loss, r.distance)
+
+
+def reference_stats(learner: DDPGLearner, buffer: ReplayBuffer, rng: np.random.Generator) -> dict:
+    """baselines' agent stats on a sample of replay: obs_rms, Q of stored and actor actions, actor actions."""
+    d = {}
+    if learner.obs_rms is not None:
+        d["obs_rms_mean"] = float(np.mean(learner.obs_rms.mean.numpy()))
+        d["obs_rms_std"] = float(np.mean(learner.obs_rms.std.numpy()))
+    if len(buffer) > 0:
+        b = buffer.sample(rng, learner.cfg.batch_size)
+        q = learner.q_values(b.obs0, b.actions).numpy()
+        a = learner.actions_of(b.obs0).numpy()
+        qa = learner.q_values(b.obs0, a).numpy()
+        d.update({
+            "reference_Q_mean": float(q.mean()), "reference_Q_std": float(q.std()),
+            "reference_actor_Q_mean": float(qa.mean()), "reference_actor_Q_std": float(qa.std()),
+            "reference_action_mean": float(a.mean()), "reference_action_std": float(a.std()),
+        })
+    if learner.param_noise is not None:
+        d["param_noise_stddev"] = float(learner.param_noise.stddev.numpy())
+    return d
+
+
+def epoch_plan(num_timesteps: int, steps_per_cycle: int, cycles_per_epoch: int) -> list[list[int]]:
+    """Env steps of each cycle of each epoch; the last cycle is shortened so the run ends at num_timesteps."""
+    n_cycles = math.ceil(num_timesteps / steps_per_cycle)
+    sizes = [min(steps_per_cycle, num_timesteps - i * steps_per_cycle) for i in range(n_cycles)]
+    return [sizes[i : i + cycles_per_epoch] for i in range(0, n_cycles, cycles_per_epoch)]
+
+
+class RunOutcome(NamedTuple):
+    steps: int  # env steps of this worker
+    last_eval: Optional[list]  # returns of the final evaluation
+    learner: DDPGLearner
+    buffer: ReplayBuffer
+    teacher: Optional[object] = None  # meta.teacher.TeacherLearner for the meta algorithms
+
+
+def learn(ctx: RunContext) -> RunOutcome:
+    cfg, sch, dc = ctx.cfg, ctx.cfg.schedule, ctx.cfg.ddpg
+    runner = ctx.make_runner("train")
+    O, A = runner.obs_dim, runner.act_dim
+    learner = DDPGLearner(O, A, dc)
+    mpi.sync_from_root(learner.sync_variables())
+    policy = DDPGPolicy(learner, ctx.noise_rng)
+    policy.reset()  # per-rank perturbation of the now-synchronised actor
+    buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
+    trainer = StudentTrainer(learner, ctx.replay_rng)
+    evaluator = Evaluator(ctx)
+    bar = ProgressBar(sch.num_timesteps, cfg.progress_bar)
+    steps, last_eval = 0, None
+    for epoch, cycles in enumerate(epoch_plan(sch.num_timesteps, sch.nb_rollout_steps, sch.nb_epoch_cycles)):
+        stats, t0, epoch_steps = EpochStats(), time.time(), 0
+        for n in cycles:
+            ro = runner.run(n, policy.explore, on_episode_end=policy.reset)
+            store(buffer, ro, dc.reward_scale)
+            if learner.obs_rms is not None:
+                learner.obs_rms.update(ro.obs0)
+            steps += n
+            epoch_steps += n
+            stats.add_rollout(ro, learner.q_values(ro.obs0, ro.actions).numpy())
+            add_train_results(stats, trainer.train(buffer, sch.nb_train_steps))
+            policy.refresh()
+            if evaluator.due(steps) or steps >= sch.num_timesteps:
+                last_eval = stats.eval_returns = evaluator.run(steps, policy.greedy)
+            bar.update(steps, f"eval {np.mean(last_eval):.1f}" if last_eval else "")
+        if cfg.sync_check_interval > 0 and (epoch + 1) % cfg.sync_check_interval == 0:
+            mpi.check_synced(learner.sync_variables())
+        ctx.epoch_record(stats, epoch, steps, epoch_steps, t0, reference_stats(learner, buffer, ctx.replay_rng))
+    return RunOutcome(steps, last_eval, learner, buffer)

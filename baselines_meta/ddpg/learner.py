@@ -1,0 +1,239 @@
+"""DDPG learner: owns the networks, targets, optimizers, normalisers, noise state and counters.
+
+Compiled entry points (each traced once, fixed input_signature):
+  train(batches)         K fused gradient steps, single worker: batch -> losses -> grads -> apply -> target update
+  compute_grads(batch)   MPI path, first half: losses and flat gradients (averaged over ranks in numpy)
+  apply_grads(ga, gc)    MPI path, second half: Adam updates and the soft target update
+  act_greedy(obs)        deterministic actor for one observation (the plain path the numpy policy is tested on)
+  perturb_rollout_actor  fresh parameter-noise perturbation of the rollout actor
+Acting in the env loop goes through ddpg.policy.DDPGPolicy, a numpy snapshot of these networks.
+Math follows baselines `ddpg/ddpg.py` (pre-refactor): actor and critic gradients are both taken at the
+pre-update parameters, then both applied, then the targets move by tau.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from baselines_meta import mpi
+from baselines_meta.config import DDPGConfig
+from baselines_meta.networks import Actor, Critic
+from baselines_meta.noise import ParamNoise, parse_noise_type
+from baselines_meta.normalizer import RunningMeanStd, normalize
+from baselines_meta.replay import Batch
+
+
+class Losses(NamedTuple):
+    critic: tf.Tensor  # scalar, mean over the fused steps
+    actor: tf.Tensor  # scalar
+
+
+def copy_variables(src: list[tf.Variable], dst: list[tf.Variable]) -> None:
+    for s, d in zip(src, dst, strict=True):
+        d.assign(s)
+
+
+def make_adam(lr: float) -> tf_keras.optimizers.Adam:
+    return tf_keras.optimizers.Adam(learning_rate=lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+
+
+class DDPGLearner(tf.Module):
+    def __init__(self, obs_dim: int, act_dim: int, cfg: DDPGConfig):
+        super().__init__(name="ddpg")
+        self.cfg = cfg
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        net = cfg.network
+        self.actor = Actor(obs_dim, act_dim, net, name="actor")
+        self.critic = Critic(obs_dim, act_dim, net, name="critic")
+        # Targets are separate networks whose weights start as copies (never shared variables).
+        self.target_actor = Actor(obs_dim, act_dim, net, name="target_actor")
+        self.target_critic = Critic(obs_dim, act_dim, net, name="target_critic")
+        copy_variables(self.actor.variables, self.target_actor.variables)
+        copy_variables(self.critic.variables, self.target_critic.variables)
+
+        self.obs_rms = RunningMeanStd((obs_dim,), name="obs_rms") if cfg.normalize_observations else None
+        self.ret_rms = RunningMeanStd((1,), name="ret_rms") if cfg.normalize_returns else None
+        if cfg.popart and not cfg.normalize_returns:
+            raise ValueError("popart requires normalize_returns")
+
+        self.actor_opt = make_adam(cfg.actor_lr)
+        self.critic_opt = make_adam(cfg.critic_lr)
+        self.actor_opt.build(self.actor.trainable_variables)
+        self.critic_opt.build(self.critic.trainable_variables)
+
+        self.noise_specs = parse_noise_type(cfg.noise_type)
+        specs = self.noise_specs
+        self.param_noise = ParamNoise(specs.param) if specs.param else None
+        if self.param_noise is not None:
+            # The rollout actor (re-perturbed at each episode start) and a scratch copy for measuring distance.
+            self.perturbed_actor = Actor(obs_dim, act_dim, net, name="perturbed_actor")
+            self.adaptive_actor = Actor(obs_dim, act_dim, net, name="adaptive_actor")
+
+        self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps")
+        self._a_shapes = [tuple(v.shape) for v in self.actor.trainable_variables]
+        self._c_shapes = [tuple(v.shape) for v in self.critic.trainable_variables]
+
+        O, A = obs_dim, act_dim
+        one = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, 1]), tf.TensorSpec([None, O]), tf.TensorSpec([None, 1])]
+        many = [tf.TensorSpec([None] + list(s.shape)) for s in one]
+        self.train = tf.function(self._train_many, input_signature=[Batch(*many)], jit_compile=False)
+        self.compute_grads = tf.function(self._compute_grads, input_signature=[Batch(*one)])
+        n_a = sum(int(np.prod(s)) for s in self._a_shapes)
+        n_c = sum(int(np.prod(s)) for s in self._c_shapes)
+        self.apply_grads = tf.function(self._apply_grads, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c])])
+        self.act_greedy = tf.function(self._act_greedy, input_signature=[tf.TensorSpec([O])])
+        self.q_values = tf.function(self._q_values, input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
+        self.target_q = tf.function(self._target_q, input_signature=[Batch(*one)])
+        self.perturb_rollout_actor = tf.function(self._perturb_rollout_actor, input_signature=[])
+        self.param_noise_distance = tf.function(self._param_noise_distance, input_signature=[tf.TensorSpec([None, O])])
+        self.actions_of = tf.function(self._actions_of, input_signature=[tf.TensorSpec([None, O])])
+        if self.param_noise is not None:
+            self.perturb_rollout_actor()
+
+    # ------------------------------------------------------------------ helpers (graph code)
+    def norm_obs(self, obs):
+        return normalize(obs, self.obs_rms, self.cfg.obs_clip)
+
+    def _denorm_ret(self, x):
+        return x if self.ret_rms is None else x * self.ret_rms.std + self.ret_rms.mean
+
+    def _norm_ret(self, x):
+        return x if self.ret_rms is None else (x - self.ret_rms.mean) / self.ret_rms.std
+
+    def _clip_ret(self, x):
+        c = self.cfg.return_clip
+        return x if math.isinf(c) else tf.clip_by_value(x, -c, c)
+
+    def _target_q(self, batch: Batch):  # [B, 1]
+        o1 = self.norm_obs(batch.obs1)
+        q1 = self._denorm_ret(self._clip_ret(self.target_critic(o1, self.target_actor(o1))))
+        return batch.rewards + (1.0 - batch.terminals) * self.cfg.gamma * q1
+
+    def _losses_and_grads(self, batch: Batch):
+        cfg = self.cfg
+        o0 = self.norm_obs(batch.obs0)
+        y = tf.stop_gradient(self._clip_ret(self._norm_ret(self._target_q(batch))))
+        with tf.GradientTape() as ta:
+            q_pi = self._denorm_ret(self._clip_ret(self.critic(o0, self.actor(o0))))
+            actor_loss = -tf.reduce_mean(q_pi)
+        with tf.GradientTape() as tc:
+            q = self.critic(o0, batch.actions)
+            critic_loss = tf.reduce_mean(tf.square(y - q))
+            if cfg.critic_l2_reg > 0:
+                critic_loss += cfg.critic_l2_reg * tf.add_n([tf.nn.l2_loss(w) for w in self.critic.l2_variables()])
+        ga = ta.gradient(actor_loss, self.actor.trainable_variables)
+        gc = tc.gradient(critic_loss, self.critic.trainable_variables)
+        if cfg.clip_norm is not None:  # baselines U.flatgrad clips each gradient by its own norm
+            ga = [tf.clip_by_norm(g, cfg.clip_norm) for g in ga]
+        return Losses(critic_loss, actor_loss), ga, gc
+
+    def _apply(self, ga, gc):
+        self.actor_opt.apply_gradients(zip(ga, self.actor.trainable_variables, strict=True))
+        self.critic_opt.apply_gradients(zip(gc, self.critic.trainable_variables, strict=True))
+        tau = self.cfg.tau
+        for t, s in zip(self.target_actor.variables, self.actor.variables, strict=True):
+            t.assign((1.0 - tau) * t + tau * s)
+        for t, s in zip(self.target_critic.variables, self.critic.variables, strict=True):
+            t.assign((1.0 - tau) * t + tau * s)
+        self.train_steps.assign_add(1)
+
+    # ------------------------------------------------------------------ compiled entry points
+    def _train_many(self, batches: Batch) -> Losses:
+        """K gradient steps on batches [K, B, ...] in one call; returns the mean losses."""
+        k = tf.shape(batches.obs0)[0]
+        cl, al = tf.constant(0.0), tf.constant(0.0)
+        for i in tf.range(k):
+            losses, ga, gc = self._losses_and_grads(Batch(*[x[i] for x in batches]))
+            self._apply(ga, gc)
+            cl += losses.critic
+            al += losses.actor
+        kf = tf.cast(k, tf.float32)
+        return Losses(cl / kf, al / kf)
+
+    def _compute_grads(self, batch: Batch):
+        losses, ga, gc = self._losses_and_grads(batch)
+        flat = lambda gs: tf.concat([tf.reshape(g, [-1]) for g in gs], 0)  # noqa: E731
+        return losses, flat(ga), flat(gc)
+
+    def _unflat(self, vec, shapes):
+        out, i = [], 0
+        for s in shapes:
+            n = int(np.prod(s))
+            out.append(tf.reshape(vec[i : i + n], s))
+            i += n
+        return out
+
+    def _apply_grads(self, ga_flat, gc_flat):
+        self._apply(self._unflat(ga_flat, self._a_shapes), self._unflat(gc_flat, self._c_shapes))
+        return self.train_steps
+
+    def _actions_of(self, obs):  # [B, O] -> [B, A], deterministic
+        return self.actor(self.norm_obs(obs))
+
+    def _act_greedy(self, obs):  # [O] -> [A]
+        return self.actor(self.norm_obs(obs[None]))[0]
+
+    def _q_values(self, obs, actions):  # [B, O], [B, A] -> [B]
+        return self._denorm_ret(self.critic(self.norm_obs(obs), actions))[:, 0]
+
+    def _perturb_into(self, dst: Actor):
+        """dst <- actor + N(0, stddev^2) on every weight but LayerNorm's (baselines `get_perturbed_actor_updates`)."""
+        pert = {id(v) for v in self.actor.perturbable_variables()}
+        for s, d in zip(self.actor.variables, dst.variables, strict=True):
+            if id(s) in pert:
+                d.assign(s + tf.random.normal(tf.shape(s)) * self.param_noise.stddev)
+            else:
+                d.assign(s)
+
+    def _perturb_rollout_actor(self):
+        if self.param_noise is not None:
+            self._perturb_into(self.perturbed_actor)
+        return tf.constant(0)
+
+    def _param_noise_distance(self, obs0):  # [B, O] -> scalar: RMS distance of actions, fresh perturbation
+        if self.param_noise is None:
+            return tf.constant(0.0)
+        self._perturb_into(self.adaptive_actor)
+        o = self.norm_obs(obs0)
+        return tf.sqrt(tf.reduce_mean(tf.square(self.actor(o) - self.adaptive_actor(o))))
+
+    # ------------------------------------------------------------------ eager wrappers (numpy in, numpy out)
+    def adapt_param_noise(self, obs0: np.ndarray) -> float:
+        """Measure the perturbation's action distance on a batch, average over ranks, adapt the stddev."""
+        if self.param_noise is None:
+            return float("nan")
+        d = float(mpi.allreduce_mean(np.array([self.param_noise_distance(obs0).numpy()], np.float32))[0])
+        self.param_noise.adapt(d)
+        return d
+
+    def update_return_stats(self, batch: Batch) -> None:
+        """normalize_returns / popart (baselines): update return statistics on the batch's targets first."""
+        if self.ret_rms is None:
+            return
+        old_mean, old_std = self.ret_rms.mean.numpy(), self.ret_rms.std.numpy()
+        self.ret_rms.update(self.target_q(batch).numpy().reshape(-1, 1))
+        if self.cfg.popart:
+            new_mean, new_std = self.ret_rms.mean.numpy(), self.ret_rms.std.numpy()
+            for c in (self.critic, self.target_critic):
+                c.out.kernel.assign(c.out.kernel * old_std / new_std)
+                c.out.bias.assign((c.out.bias * old_std + old_mean - new_mean) / new_std)
+
+    def train_step_mpi(self, batch: Batch) -> Losses:
+        """One step with gradients averaged over ranks (also correct for a single rank)."""
+        losses, ga, gc = self.compute_grads(batch)
+        ga = mpi.allreduce_mean(ga.numpy())
+        gc = mpi.allreduce_mean(gc.numpy())
+        self.apply_grads(ga, gc)
+        return losses
+
+    def sync_variables(self) -> list[tf.Variable]:
+        """Everything that must be identical on all ranks."""
+        out = list(self.actor.variables) + list(self.critic.variables)
+        out += list(self.target_actor.variables) + list(self.target_critic.variables)
+        if self.param_noise is not None:
+            out.append(self.param_noise.stddev)
+        return out

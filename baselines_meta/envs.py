@@ -1,0 +1,158 @@
+"""Environments: creation with clear errors, unit-box action scaling, rollouts that continue across calls, and
+baselines-format monitor files. Terminated and truncated are kept apart throughout."""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import time
+import warnings
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+
+
+class EnvError(ValueError):
+    """A user-facing problem with the requested environment."""
+
+
+def _registry_ids() -> list[str]:
+    import gymnasium as gym
+
+    return sorted(gym.envs.registry.keys())
+
+
+def make_env(env_id: str):
+    """gym.make with a one-line error for unknown ids (with close names) and non-Box action spaces."""
+    import gymnasium as gym
+
+    ids = _registry_ids()
+    if env_id not in ids:
+        close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise EnvError(f"unknown environment id {env_id!r}{hint}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gymnasium warns that v4 MuJoCo envs are out of date; we support them
+        try:
+            env = gym.make(env_id)
+        except Exception as e:  # missing dependency, bad kwargs...
+            raise EnvError(f"cannot create environment {env_id!r}: {type(e).__name__}: {e}") from None
+    space = env.action_space
+    if not isinstance(space, gym.spaces.Box):
+        env.close()
+        raise EnvError(f"{env_id} has a {type(space).__name__} action space; DDPG needs continuous (Box) actions")
+    if not (np.all(np.isfinite(space.low)) and np.all(np.isfinite(space.high))):
+        env.close()
+        raise EnvError(f"{env_id} has an unbounded action space; DDPG needs finite action bounds")
+    if len(env.observation_space.shape or ()) != 1:
+        env.close()
+        raise EnvError(f"{env_id} has observations of shape {env.observation_space.shape}; only flat vectors are supported")
+    return env
+
+
+class ActionScaler:
+    """Maps unit-box actions [-1, 1]^A to the env's [low, high] box (= a * high for symmetric boxes)."""
+
+    def __init__(self, low: np.ndarray, high: np.ndarray):
+        self.low = np.asarray(low, np.float32)
+        self.high = np.asarray(high, np.float32)
+
+    def __call__(self, unit_action: np.ndarray) -> np.ndarray:
+        return self.low + (np.asarray(unit_action, np.float32) + 1.0) * 0.5 * (self.high - self.low)
+
+
+class Monitor:
+    """`<name>.monitor.csv` as baselines' Monitor writes it: a JSON header line, then r,l,t per episode."""
+
+    def __init__(self, path: str, env_id: str):
+        self.t_start = time.time()
+        self.f = open(path, "w", buffering=1)
+        self.f.write("#" + json.dumps({"t_start": self.t_start, "env_id": env_id}) + "\n")
+        self.f.write("r,l,t\n")
+
+    def episode(self, ret: float, length: int) -> None:
+        self.f.write(f"{ret:.6g},{length},{time.time() - self.t_start:.6f}\n")
+
+    def close(self) -> None:
+        self.f.close()
+
+
+class Rollout(NamedTuple):
+    obs0: np.ndarray  # [T, O]
+    actions: np.ndarray  # [T, A] unit box, as executed (clipped)
+    rewards: np.ndarray  # [T] raw env rewards
+    obs1: np.ndarray  # [T, O]
+    terminated: np.ndarray  # [T] bool
+    truncated: np.ndarray  # [T] bool
+    raw_actions: np.ndarray  # [T, A] what the policy proposed before clipping (the teacher's Gaussian sample)
+    episode_returns: list  # returns of the episodes that finished during this rollout
+    episode_lengths: list
+
+
+ActFn = Callable[[np.ndarray], np.ndarray]  # [O] float32 -> [A] (unit box, may exceed it before clipping)
+
+
+class EnvRunner:
+    """Steps one env for n steps at a time; the episode in progress continues across calls."""
+
+    def __init__(self, env, seed: int, monitor: Optional[Monitor] = None):
+        self.env = env
+        self.scaler = ActionScaler(env.action_space.low, env.action_space.high)
+        self.monitor = monitor
+        env.action_space.seed(seed)
+        obs, _ = env.reset(seed=seed)
+        self.obs = np.asarray(obs, np.float32)
+        self.ep_return = 0.0
+        self.ep_length = 0
+        self.obs_dim = int(env.observation_space.shape[0])
+        self.act_dim = int(env.action_space.shape[0])
+
+    def run(self, n: int, act: ActFn, on_episode_end: Optional[Callable[[], None]] = None) -> Rollout:
+        O, A = self.obs_dim, self.act_dim
+        obs0 = np.empty((n, O), np.float32)
+        obs1 = np.empty((n, O), np.float32)
+        raw = np.empty((n, A), np.float32)
+        rewards = np.empty(n, np.float32)
+        term = np.zeros(n, np.bool_)
+        trunc = np.zeros(n, np.bool_)
+        rets, lens = [], []
+        for t in range(n):
+            obs0[t] = self.obs
+            raw[t] = act(self.obs)
+            a = np.clip(raw[t], -1.0, 1.0)
+            o1, r, te, tr, _ = self.env.step(self.scaler(a))
+            obs1[t] = o1
+            rewards[t] = r
+            term[t], trunc[t] = te, tr
+            self.ep_return += float(r)
+            self.ep_length += 1
+            if te or tr:
+                rets.append(self.ep_return)
+                lens.append(self.ep_length)
+                if self.monitor is not None:
+                    self.monitor.episode(self.ep_return, self.ep_length)
+                self.ep_return, self.ep_length = 0.0, 0
+                o1, _ = self.env.reset()
+                if on_episode_end is not None:
+                    on_episode_end()
+            self.obs = np.asarray(o1, np.float32)
+        return Rollout(obs0, np.clip(raw, -1.0, 1.0), rewards, obs1, term, trunc, raw, rets, lens)
+
+
+def evaluate(env, scaler: ActionScaler, act: ActFn, n_episodes: int) -> list[float]:
+    """Returns of n full episodes on `env` (its episodes are independent of training's)."""
+    returns = []
+    for _ in range(n_episodes):
+        obs, _ = env.reset()
+        total, done = 0.0, False
+        while not done:
+            a = np.clip(act(np.asarray(obs, np.float32)), -1.0, 1.0)
+            obs, r, te, tr, _ = env.step(scaler(a))
+            total += float(r)
+            done = te or tr
+        returns.append(total)
+    return returns
+
+
+def monitor_path(log_dir: str, rank: int, tag: str = "") -> str:
+    return os.path.join(log_dir, f"{rank}{'.' + tag if tag else ''}.monitor.csv")

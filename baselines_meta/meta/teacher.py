@@ -1,0 +1,151 @@
+"""The teacher pi_e and its meta-policy-gradient update (paper eq. 5, Algorithm 1 line 8).
+
+    theta_e <- theta_e + eta * R(D0) * sum_t grad log pi_e(a_t | s_t)
+
+implemented as Adam (lr 1e-4, paper 5.1) descending loss = -R(D0) * sum_t log pi_e(a_t | s_t) over D0. The sum over
+t (not a mean) is the paper's; with Adam the overall scale mostly cancels.
+
+Which action's log-probability: the teacher's Gaussian sample a_t is clipped to the unit box before the env executes
+it, and the replay stores the clipped action. The REINFORCE term uses the log-density of the sample actually drawn
+(before clipping): that is the random variable whose distribution theta_e controls, so its score function is the
+unbiased gradient of E[R]; the clipped action has a point mass on the box faces that the Gaussian density does not
+describe.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from baselines_meta import mpi
+from baselines_meta.config import TeacherConfig
+from baselines_meta.ddpg.learner import make_adam
+from baselines_meta.fastpolicy import NumpyActor, NumpyHead, NumpyNormalizer, NumpyTrunk
+from baselines_meta.networks import Actor, Teacher
+from baselines_meta.normalizer import RunningMeanStd, normalize
+
+
+class TeacherStats(NamedTuple):
+    loss: tf.Tensor  # scalar: -R * sum_t log pi_e(a_t|s_t) before the last step
+    entropy: tf.Tensor  # mean entropy of pi_e(.|s) over D0's states
+    log_std_mean: tf.Tensor
+    action_mean: tf.Tensor  # mean of the teacher's mean action
+    action_std: tf.Tensor  # mean of exp(log_std)
+
+
+class TeacherLearner(tf.Module):
+    """Owns the teacher's parameters and optimizer; reads (never writes) the student's observation statistics."""
+
+    def __init__(self, obs_dim: int, act_dim: int, cfg: TeacherConfig, obs_rms: Optional[RunningMeanStd],
+                 obs_clip: float, actor: Optional[Actor] = None):
+        super().__init__(name="teacher_learner")
+        self.cfg = cfg
+        self.obs_rms, self.obs_clip = obs_rms, obs_clip
+        self.net = Teacher(obs_dim, act_dim, cfg, actor=actor)
+        self.opt = make_adam(cfg.lr)
+        self.opt.build(self.net.own_variables())
+        self.teacher_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="teacher_steps")
+        self._shapes = [tuple(v.shape) for v in self.net.own_variables()]
+        O, A = obs_dim, act_dim
+        sig = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([])]
+        self.update = tf.function(self._update, input_signature=sig + [tf.TensorSpec([], tf.int32)])
+        self.compute_grads = tf.function(self._compute_grads, input_signature=sig)
+        n = sum(int(np.prod(s)) for s in self._shapes)
+        self.apply_grads = tf.function(self._apply_grads, input_signature=[tf.TensorSpec([n])])
+        self.log_prob = tf.function(self._log_prob, input_signature=sig[:2])
+        self.stats = tf.function(self._stats, input_signature=sig)
+
+    def _log_prob(self, obs, actions):  # [T, O], [T, A] -> [T]
+        return self.net.distribution(normalize(obs, self.obs_rms, self.obs_clip)).log_prob(actions)
+
+    def _loss(self, obs, actions, meta_reward):
+        return -meta_reward * tf.reduce_sum(self._log_prob(obs, actions))
+
+    def _grads(self, obs, actions, meta_reward):
+        with tf.GradientTape() as tape:
+            loss = self._loss(obs, actions, meta_reward)
+        return loss, tape.gradient(loss, self.net.own_variables())
+
+    def _apply(self, grads):
+        self.opt.apply_gradients(zip(grads, self.net.own_variables(), strict=True))
+        self.teacher_steps.assign_add(1)
+
+    def _update(self, obs, actions, meta_reward, n_steps):
+        """n_steps gradient steps on one D0 with one meta reward (single worker); returns the first loss."""
+        first = tf.constant(0.0)
+        for i in tf.range(n_steps):
+            loss, grads = self._grads(obs, actions, meta_reward)
+            self._apply(grads)
+            if i == 0:
+                first = loss
+        return first
+
+    def _compute_grads(self, obs, actions, meta_reward):
+        loss, grads = self._grads(obs, actions, meta_reward)
+        return loss, tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
+
+    def _apply_grads(self, flat):
+        out, i = [], 0
+        for s in self._shapes:
+            k = int(np.prod(s))
+            out.append(tf.reshape(flat[i : i + k], s))
+            i += k
+        self._apply(out)
+        return self.teacher_steps
+
+    def _stats(self, obs, actions, meta_reward) -> TeacherStats:
+        nobs = normalize(obs, self.obs_rms, self.obs_clip)
+        mean, log_std = self.net.mean_and_log_std(nobs)
+        ent = self.net.distribution(nobs).entropy()
+        return TeacherStats(self._loss(obs, actions, meta_reward), tf.reduce_mean(ent), tf.reduce_mean(log_std),
+                            tf.reduce_mean(mean), tf.reduce_mean(tf.exp(log_std)))
+
+    def train(self, obs: np.ndarray, raw_actions: np.ndarray, meta_reward: float, n_steps: int) -> float:
+        """Meta-policy-gradient steps on D0; gradients averaged over MPI ranks. Returns the loss before them."""
+        if n_steps <= 0:
+            return float("nan")
+        r = np.float32(meta_reward)
+        if mpi.size() == 1:
+            return float(self.update(obs, raw_actions, r, np.int32(n_steps)))
+        first = None
+        for _ in range(n_steps):
+            loss, g = self.compute_grads(obs, raw_actions, r)
+            self.apply_grads(mpi.allreduce_mean(g.numpy()))
+            first = float(loss) if first is None else first
+        return first
+
+    def sync_variables(self) -> list[tf.Variable]:
+        return self.net.own_variables()
+
+
+class TeacherPolicy:
+    """The teacher's sampler for the env loop: a numpy snapshot, Gaussian noise from the rank's Generator.
+
+    Returns the raw Gaussian sample; the env runner clips it to the unit box for execution.
+    """
+
+    def __init__(self, tl: TeacherLearner, rng: np.random.Generator):
+        self.tl = tl
+        self.rng = rng
+        net = tl.net
+        self.norm = NumpyNormalizer(tl.obs_rms, tl.obs_clip)
+        self.mean = NumpyActor(net.mean_net if net.mean_net is not None else net.actor)
+        self.log_std_trunk = NumpyTrunk(net.log_std_trunk)
+        self.log_std_head = NumpyHead(net.log_std_out, tanh=True)
+        self.lo, self.hi = tl.cfg.log_std_min, tl.cfg.log_std_max
+
+    def refresh(self) -> None:
+        self.norm.refresh()
+        self.mean.refresh()
+        self.log_std_trunk.refresh()
+        self.log_std_head.refresh()
+
+    def mean_and_log_std(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        nobs = self.norm(obs)
+        raw = self.log_std_head(self.log_std_trunk(nobs))
+        return self.mean(nobs), self.lo + 0.5 * (self.hi - self.lo) * (raw + 1.0)
+
+    def sample(self, obs: np.ndarray) -> np.ndarray:
+        mean, log_std = self.mean_and_log_std(obs)
+        return (mean + np.exp(log_std) * self.rng.standard_normal(mean.shape)).astype(np.float32)

@@ -1,0 +1,221 @@
+"""Command line: `python -m baselines_meta.run --alg meta --env Hopper-v4` (also under `mpirun -np N`).
+
+Parses and validates every flag, builds the typed RunConfig (with `--preset paper` filling the paper's per-task
+budget and schedule where a flag was not given), and calls the algorithm's learn(). Bad input gets one line on
+stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import math
+import os
+import sys
+from typing import Optional, Sequence
+
+from baselines_meta.config import ALGS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig, paper_preset
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _positive_int(name):
+    def f(s):
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {s!r}") from None
+        if not math.isfinite(v) or v != int(v) or v <= 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {s!r}")
+        return int(v)
+
+    return f
+
+
+def _nonneg_int(name):
+    def f(s):
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {s!r}") from None
+        if not math.isfinite(v) or v != int(v) or v < 0:
+            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {s!r}")
+        return int(v)
+
+    return f
+
+
+def _float(name, lo=None, hi=None, lo_open=False):
+    def f(s):
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {s!r}") from None
+        if math.isnan(v) or (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and v > hi):
+            rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}]"
+            raise argparse.ArgumentTypeError(f"{name} must be in {rng}, got {s!r}")
+        return v
+
+    return f
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and close-name suggestions for unknown flags."""
+
+    def error(self, message: str):
+        if message.startswith("unrecognized arguments:"):
+            flags = [a.split("=")[0] for a in message.split(":", 1)[1].split() if a.startswith("-")]
+            known = [o for a in self._actions for o in a.option_strings]
+            for fl in flags:
+                close = difflib.get_close_matches(fl, known, n=2, cutoff=0.6)
+                if close:
+                    message = f"unknown flag {fl}; did you mean {' or '.join(close)}?"
+                    break
+        raise UsageError(message)
+
+
+def build_parser() -> Parser:
+    d, s, t, r, n = DDPGConfig(), ScheduleConfig(), TeacherConfig(), RunConfig(), NetworkConfig()
+    p = Parser(
+        prog="python -m baselines_meta.run",
+        description="DDPG (baselines port) with a meta-policy-gradient exploration teacher (Xu et al., ICML 2018).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("run")
+    g.add_argument("--alg", choices=ALGS, default=r.alg, help="meta: independent Gaussian teacher; meta-variance: actor mean + learned std; ddpg: baseline")
+    g.add_argument("--env", dest="env_id", default=r.env_id, help="gymnasium env id with a Box action space")
+    g.add_argument("--seed", type=_nonneg_int("--seed"), default=r.seed, help="base seed; rank r uses seed + 1000000*r")
+    g.add_argument("--num_timesteps", type=_positive_int("--num_timesteps"), default=None,
+                   help="env steps per worker (evaluation excluded); default: the paper budget under --preset paper, else 1e6")
+    g.add_argument("--preset", choices=("paper", "none"), default=r.preset, help="paper: per-task budget and Algorithm-1 schedule of Section 5.1")
+    g.add_argument("--log_path", default=None, help="run directory (else $OPENAI_LOGDIR, else ./logs/<env>-<alg>-seed<seed>-<time>)")
+    g.add_argument("--log_formats", default=None, help="comma list of stdout,log,csv,json,tensorboard (else $OPENAI_LOG_FORMAT, else stdout,log,csv)")
+    g.add_argument("--overwrite", action="store_true", help="replace the logs of an existing run in --log_path")
+    g.add_argument("--progress_bar", action=argparse.BooleanOptionalAction, default=r.progress_bar, help="progress bar on rank 0 when stdout is a terminal")
+    g.add_argument("--sync_check_interval", type=_nonneg_int("--sync_check_interval"), default=r.sync_check_interval, help="epochs between MPI weight-equality checks (0: never)")
+    g.add_argument("--deterministic_ops", action=argparse.BooleanOptionalAction, default=r.deterministic_ops, help="TF op determinism (seeded runs repeat exactly)")
+
+    g = p.add_argument_group("schedule")
+    g.add_argument("--nb_epoch_cycles", type=_positive_int("--nb_epoch_cycles"), default=s.nb_epoch_cycles)
+    g.add_argument("--nb_rollout_steps", type=_positive_int("--nb_rollout_steps"), default=s.nb_rollout_steps, help="ddpg: env steps per cycle")
+    g.add_argument("--nb_train_steps", type=_nonneg_int("--nb_train_steps"), default=None, help=f"gradient steps per cycle (meta: per student update) [default {s.nb_train_steps}; paper preset may change it]")
+    g.add_argument("--nb_explore_steps", type=_positive_int("--nb_explore_steps"), default=None, help=f"meta: |D0| teacher steps per cycle [default {s.nb_explore_steps}]")
+    g.add_argument("--nb_eval_steps", type=_positive_int("--nb_eval_steps"), default=None, help=f"meta: |D1| look-ahead student steps per cycle [default {s.nb_eval_steps}]")
+    g.add_argument("--nb_teacher_steps", type=_nonneg_int("--nb_teacher_steps"), default=None, help=f"meta: teacher gradient steps per cycle [default {s.nb_teacher_steps}]")
+    g.add_argument("--meta_reward", choices=("step", "episodic"), default=s.meta_reward, help="R_pi estimate from D1: mean reward per step, or mean return of episodes finished in D1")
+    g.add_argument("--lookahead", choices=("inplace", "copy"), default=s.lookahead, help="inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)")
+    g.add_argument("--eval_interval", type=_positive_int("--eval_interval"), default=s.eval_interval, help="env steps per worker between evaluations")
+    g.add_argument("--eval_episodes", type=_nonneg_int("--eval_episodes"), default=s.eval_episodes, help="deterministic evaluation episodes (split over ranks)")
+
+    g = p.add_argument_group("ddpg")
+    g.add_argument("--actor_lr", type=_float("--actor_lr", 0, lo_open=True), default=d.actor_lr)
+    g.add_argument("--critic_lr", type=_float("--critic_lr", 0, lo_open=True), default=d.critic_lr)
+    g.add_argument("--critic_l2_reg", type=_float("--critic_l2_reg", 0), default=d.critic_l2_reg)
+    g.add_argument("--gamma", type=_float("--gamma", 0, 1), default=d.gamma)
+    g.add_argument("--tau", type=_float("--tau", 0, 1), default=d.tau)
+    g.add_argument("--batch_size", type=_positive_int("--batch_size"), default=d.batch_size)
+    g.add_argument("--buffer_size", type=_positive_int("--buffer_size"), default=d.buffer_size)
+    g.add_argument("--normalize_observations", action=argparse.BooleanOptionalAction, default=d.normalize_observations)
+    g.add_argument("--obs_clip", type=_float("--obs_clip", 0, lo_open=True), default=d.obs_clip)
+    g.add_argument("--normalize_returns", action=argparse.BooleanOptionalAction, default=d.normalize_returns)
+    g.add_argument("--popart", action=argparse.BooleanOptionalAction, default=d.popart)
+    g.add_argument("--reward_scale", type=_float("--reward_scale", 0, lo_open=True), default=d.reward_scale)
+    g.add_argument("--clip_norm", type=_float("--clip_norm", 0, lo_open=True), default=d.clip_norm)
+    g.add_argument("--noise_type", default=d.noise_type, help="none, normal_X, ou_X, adaptive-param_X, comma-combined (ddpg only)")
+    g.add_argument("--param_noise_adaption_interval", type=_positive_int("--param_noise_adaption_interval"), default=d.param_noise_adaption_interval)
+    g.add_argument("--truncation_as_terminal", action=argparse.BooleanOptionalAction, default=d.truncation_as_terminal,
+                   help="treat time-limit truncation as terminal (baselines bug #436, for comparison)")
+    g.add_argument("--layer_norm", action=argparse.BooleanOptionalAction, default=n.layer_norm)
+
+    g = p.add_argument_group("teacher")
+    g.add_argument("--teacher_lr", type=_float("--teacher_lr", 0, lo_open=True), default=t.lr)
+    g.add_argument("--teacher_log_std_min", type=_float("--teacher_log_std_min"), default=t.log_std_min)
+    g.add_argument("--teacher_log_std_max", type=_float("--teacher_log_std_max"), default=t.log_std_max)
+    for action in p._actions:  # so that --help shows every default, also of flags without a help text
+        if action.help is None:
+            action.help = "(default: %(default)s)"
+    return p
+
+
+def config_from_args(a: argparse.Namespace) -> RunConfig:
+    from baselines_meta.noise import parse_noise_type
+
+    if a.teacher_log_std_min >= a.teacher_log_std_max:
+        raise UsageError("--teacher_log_std_min must be below --teacher_log_std_max")
+    if a.popart and not a.normalize_returns:
+        raise UsageError("--popart needs --normalize_returns")
+    parse_noise_type(a.noise_type)  # raises NoiseSpecError with a clear message
+    sched = dict(num_timesteps=1_000_000)
+    if a.preset == "paper":
+        preset = paper_preset(a.env_id)
+        if a.alg == "ddpg":  # the long Algorithm-1 schedule is the teacher's; DDPG keeps Table 1
+            preset = {k: v for k, v in preset.items() if k == "num_timesteps"}
+        sched.update(preset)
+    for k in ("num_timesteps", "nb_train_steps", "nb_explore_steps", "nb_eval_steps", "nb_teacher_steps"):
+        if getattr(a, k) is not None:
+            sched[k] = getattr(a, k)
+    sched.update(nb_epoch_cycles=a.nb_epoch_cycles, nb_rollout_steps=a.nb_rollout_steps, meta_reward=a.meta_reward,
+                 lookahead=a.lookahead, eval_interval=a.eval_interval, eval_episodes=a.eval_episodes)
+    net = NetworkConfig(layer_norm=a.layer_norm)
+    ddpg = DDPGConfig(
+        actor_lr=a.actor_lr, critic_lr=a.critic_lr, critic_l2_reg=a.critic_l2_reg, gamma=a.gamma, tau=a.tau,
+        batch_size=a.batch_size, buffer_size=a.buffer_size, normalize_observations=a.normalize_observations,
+        obs_clip=a.obs_clip, normalize_returns=a.normalize_returns, popart=a.popart, reward_scale=a.reward_scale,
+        clip_norm=a.clip_norm, noise_type=a.noise_type, param_noise_adaption_interval=a.param_noise_adaption_interval,
+        truncation_as_terminal=a.truncation_as_terminal, network=net,
+    )
+    teacher = TeacherConfig(kind="variance" if a.alg == "meta-variance" else "independent", lr=a.teacher_lr,
+                            log_std_min=a.teacher_log_std_min, log_std_max=a.teacher_log_std_max, network=net)
+    return RunConfig(alg=a.alg, env_id=a.env_id, seed=a.seed, preset=a.preset, log_path=a.log_path,
+                     log_formats=a.log_formats, progress_bar=a.progress_bar, sync_check_interval=a.sync_check_interval,
+                     deterministic_ops=a.deterministic_ops, ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))
+
+
+def _quiet_tf() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-identical results across runs and ranks
+
+
+def train(cfg: RunConfig, overwrite: bool = False, stdout=None):
+    """Run one training job (call on every MPI rank). Returns the algorithm's RunOutcome."""
+    _quiet_tf()
+    from baselines_meta.training import RunContext
+
+    ctx = RunContext(cfg, overwrite=overwrite, stdout=stdout)
+    try:
+        if cfg.alg == "ddpg":
+            from baselines_meta.ddpg.learn import learn
+        else:
+            from baselines_meta.meta.learn import learn
+        out = learn(ctx)
+        ctx.logger.info(f"logs in {os.path.abspath(ctx.log_dir)}")
+        return out
+    finally:
+        ctx.close()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    _quiet_tf()
+    from baselines_meta.envs import EnvError, make_env
+    from baselines_meta.logger import LogFormatError, parse_formats
+    from baselines_meta.noise import NoiseSpecError
+    from baselines_meta.training import RunDirError
+
+    try:
+        args = build_parser().parse_args(argv)
+        cfg = config_from_args(args)
+        parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout")
+        make_env(cfg.env_id).close()
+        train(cfg, overwrite=args.overwrite)
+    except (UsageError, EnvError, NoiseSpecError, RunDirError, LogFormatError) as e:
+        print(f"baselines_meta.run: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

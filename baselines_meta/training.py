@@ -1,0 +1,299 @@
+"""Wiring shared by the DDPG and meta loops: run directory, seeds, envs, evaluation, epoch statistics.
+
+Nothing here owns network variables; the loops ask learners for updates and policies for actions.
+"""
+from __future__ import annotations
+
+import collections
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from baselines_meta import mpi
+from baselines_meta.config import RunConfig
+from baselines_meta.envs import EnvRunner, Monitor, Rollout, evaluate, make_env, monitor_path
+from baselines_meta.logger import Logger, NullLogger, parse_formats
+
+
+class RunDirError(ValueError):
+    pass
+
+
+def default_log_dir(cfg: RunConfig) -> str:
+    if cfg.log_path:
+        return cfg.log_path
+    if os.environ.get("OPENAI_LOGDIR"):
+        return os.environ["OPENAI_LOGDIR"]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return os.path.join("logs", f"{cfg.env_id}-{cfg.alg}-seed{cfg.seed}-{stamp}")
+
+
+def prepare_log_dir(path: str, overwrite: bool) -> None:
+    """Create the run directory; refuse one that already holds a run unless overwrite is given."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise RunDirError(f"log path {path} exists and is not a directory")
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "config.json")) and not overwrite:
+        raise RunDirError(f"{path} already holds a run; pass --overwrite to replace it or choose another --log_path")
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".write_test")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise RunDirError(f"cannot write to log path {path}: {e.strerror or e}") from None
+    if overwrite:
+        for name in os.listdir(path):
+            if name in ("progress.csv", "progress.json", "log.txt", "evaluations.csv", "config.json") or name.endswith(".monitor.csv"):
+                os.remove(os.path.join(path, name))
+
+
+def package_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("tensorflow", "tensorflow-probability", "tf-keras", "gymnasium", "mujoco", "numpy", "mpi4py", "mpich"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit() -> Optional[str]:
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def configure_tf(cfg: RunConfig, seed: int) -> None:
+    """Per-rank TF seed; one TF thread per rank under MPI (baselines `U.single_threaded_session`)."""
+    import tensorflow as tf
+
+    if mpi.size() > 1:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # already initialised (in-process tests); harmless
+    import tf_keras
+
+    # tf_keras' unseeded initialisers draw from Python's `random`, which tf.random.set_seed does not reach.
+    tf_keras.utils.set_random_seed(seed)
+    if cfg.deterministic_ops:
+        tf.config.experimental.enable_op_determinism()
+
+
+class EvalWriter:
+    """evaluations.csv: steps (per worker), total_steps (all workers), then one column per episode return."""
+
+    def __init__(self, path: str, n_episodes: int):
+        self.path = path
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerow(["steps", "total_steps"] + [f"return_{i}" for i in range(n_episodes)])
+
+    def write(self, steps: int, total_steps: int, returns: list[float]) -> None:
+        with open(self.path, "a", newline="") as f:
+            csv.writer(f).writerow([steps, total_steps] + [f"{r:.6g}" for r in returns])
+
+
+class Evaluator:
+    """Deterministic-policy episodes on a separate env every `interval` env steps; the episodes are split over
+    ranks and gathered, so evaluations.csv holds exactly `n_episodes` returns per row whatever the rank count."""
+
+    def __init__(self, ctx: "RunContext"):
+        sch = ctx.cfg.schedule
+        self.ctx = ctx
+        self.interval = sch.eval_interval
+        self.n_total = sch.eval_episodes
+        r, s = ctx.rank, ctx.size
+        self.n_mine = self.n_total // s + (1 if r < self.n_total % s else 0)
+        self.env = make_env(ctx.cfg.env_id)
+        seed = ctx.env_seed("eval")
+        self.env.reset(seed=seed)
+        self.env.action_space.seed(seed)
+        from baselines_meta.envs import ActionScaler
+
+        self.scaler = ActionScaler(self.env.action_space.low, self.env.action_space.high)
+        self.next_at = self.interval
+        self.last_steps = -1
+        self.writer = EvalWriter(os.path.join(ctx.log_dir, "evaluations.csv"), self.n_total) if ctx.rank == 0 else None
+
+    def due(self, steps: int) -> bool:
+        return self.n_total > 0 and steps >= self.next_at
+
+    def run(self, steps: int, act: Callable[[np.ndarray], np.ndarray]) -> list[float]:
+        mine = evaluate(self.env, self.scaler, act, self.n_mine)
+        allr = [x for part in mpi.gather(mine) for x in part]
+        if self.writer is not None:
+            self.writer.write(steps, steps * self.ctx.size, allr)
+        while self.next_at <= steps:
+            self.next_at += self.interval
+        self.last_steps = steps
+        return allr
+
+
+@dataclass
+class EpochStats:
+    """Per-epoch accumulators (baselines kept these cumulative since the start; we reset them every epoch)."""
+
+    episode_returns: list = field(default_factory=list)
+    episode_lengths: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    qs: list = field(default_factory=list)
+    critic_losses: list = field(default_factory=list)
+    actor_losses: list = field(default_factory=list)
+    distances: list = field(default_factory=list)
+    eval_returns: Optional[list] = None
+    extra: dict = field(default_factory=lambda: collections.defaultdict(list))
+
+    def add_rollout(self, ro: Rollout, qs: np.ndarray) -> None:
+        self.episode_returns += ro.episode_returns
+        self.episode_lengths += ro.episode_lengths
+        self.actions.append(ro.actions)
+        self.qs.append(np.asarray(qs))
+
+    def add_losses(self, critic: float, actor: float, distance: Optional[float]) -> None:
+        self.critic_losses.append(critic)
+        self.actor_losses.append(actor)
+        if distance is not None:
+            self.distances.append(distance)
+
+
+def _mean(x) -> float:
+    x = np.asarray(x, np.float64)
+    return float(x.mean()) if x.size else float("nan")
+
+
+def _std(x) -> float:
+    x = np.asarray(x, np.float64)
+    return float(x.std()) if x.size else float("nan")
+
+
+class RunContext:
+    """Per-run wiring: config, rank, seeds, log dir, logger, envs and monitors."""
+
+    def __init__(self, cfg: RunConfig, overwrite: bool = False, stdout=None):
+        self.cfg = cfg
+        self.rank, self.size = mpi.rank(), mpi.size()
+        self.seed = mpi.rank_seed(cfg.seed)
+        formats = parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout,log,csv")
+        log_dir = default_log_dir(cfg) if self.rank == 0 else None
+        err = None
+        if self.rank == 0:
+            try:
+                prepare_log_dir(log_dir, overwrite)
+            except RunDirError as e:
+                err = str(e)
+        log_dir, err = mpi.COMM.bcast((log_dir, err), root=0)
+        if err:
+            raise RunDirError(err)
+        self.log_dir = log_dir
+        self.logger = Logger(log_dir, formats, stdout=stdout or sys.stdout) if self.rank == 0 else NullLogger()
+        # Independent streams per purpose, all derived from this rank's seed.
+        self._seq = dict(zip(("train", "eval", "d1", "replay", "noise", "teacher"), np.random.SeedSequence(self.seed).spawn(6)))
+        self.replay_rng = np.random.default_rng(self._seq["replay"])
+        self.noise_rng = np.random.default_rng(self._seq["noise"])
+        self.teacher_rng = np.random.default_rng(self._seq["teacher"])
+        configure_tf(cfg, self.seed)
+        self.monitors: list[Monitor] = []
+        self.t_start = time.time()
+        self.episode_history: collections.deque = collections.deque(maxlen=100)
+        self.total_episodes = 0
+        if self.rank == 0:
+            self._write_config()
+
+    def env_seed(self, purpose: str) -> int:
+        return int(self._seq[purpose].generate_state(1)[0])
+
+    def make_runner(self, purpose: str, monitor_tag: str = "") -> EnvRunner:
+        env = make_env(self.cfg.env_id)
+        mon = Monitor(monitor_path(self.log_dir, self.rank, monitor_tag), self.cfg.env_id)
+        self.monitors.append(mon)
+        return EnvRunner(env, self.env_seed(purpose), monitor=mon)
+
+    def _write_config(self) -> None:
+        d = self.cfg.to_dict()
+        d["mpi_size"] = self.size
+        d["rank_seeds"] = [mpi.rank_seed(self.cfg.seed, r) for r in range(self.size)]
+        d["versions"] = package_versions()
+        d["git_commit"] = git_commit()
+        d["log_dir"] = os.path.abspath(self.log_dir)
+        d["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        with open(os.path.join(self.log_dir, "config.json"), "w") as f:
+            json.dump(d, f, indent=2, default=str)
+
+    def epoch_record(self, stats: EpochStats, epoch: int, steps: int, env_steps_epoch: int, epoch_t0: float, extra: dict) -> dict:
+        """Average this rank's epoch statistics over ranks and hand them to the logger (rank 0 writes)."""
+        self.episode_history.extend(stats.episode_returns)
+        acts = np.concatenate(stats.actions) if stats.actions else np.zeros((0,))
+        qs = np.concatenate(stats.qs) if stats.qs else np.zeros((0,))
+        d = {
+            "rollout/return": _mean(stats.episode_returns),
+            "rollout/return_history": _mean(list(self.episode_history)),
+            "rollout/episode_steps": _mean(stats.episode_lengths),
+            "rollout/episodes": float(len(stats.episode_returns)),
+            "rollout/actions_mean": _mean(acts),
+            "rollout/actions_std": _std(acts),
+            "rollout/Q_mean": _mean(qs),
+            "train/loss_actor": _mean(stats.actor_losses),
+            "train/loss_critic": _mean(stats.critic_losses),
+            "train/param_noise_distance": _mean(stats.distances),
+        }
+        d.update(extra)
+        d = mpi.mean_dict(d)
+        now = time.time()
+        dur = now - self.t_start
+        d["total/duration"] = dur
+        d["total/steps"] = steps
+        d["total/env_steps"] = steps * self.size
+        d["total/steps_per_second"] = steps * self.size / max(dur, 1e-9)
+        d["total/epochs"] = epoch + 1
+        self.total_episodes += len(stats.episode_returns)
+        d["total/episodes"] = int(mpi.allreduce_sum(np.array([self.total_episodes]))[0])
+        d["time/fps"] = env_steps_epoch * self.size / max(now - epoch_t0, 1e-9)
+        if stats.eval_returns is not None:
+            d["eval/return"] = _mean(stats.eval_returns)
+            d["eval/return_std"] = _std(stats.eval_returns)
+            d["eval/episodes"] = len(stats.eval_returns)
+        self.logger.record_dict(d)
+        return self.logger.dump(steps)
+
+    def close(self) -> None:
+        for m in self.monitors:
+            m.close()
+        self.logger.close()
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, rank 0 only, only when stdout is a terminal."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total = total
+        self.enabled = enabled and mpi.rank() == 0 and sys.stdout.isatty()
+        self.t0 = time.time()
+
+    def update(self, steps: int, note: str = "") -> None:
+        if not self.enabled:
+            return
+        frac = min(1.0, steps / max(self.total, 1))
+        w = 30
+        el = time.time() - self.t0
+        eta = el / frac - el if frac > 0 else float("nan")
+        sys.stderr.write(f"\r[{'#' * int(w * frac):<{w}}] {steps}/{self.total} steps  {el:5.0f}s  eta {eta:5.0f}s  {note}   ")
+        sys.stderr.flush()
+        if steps >= self.total:
+            sys.stderr.write("\n")

@@ -1,0 +1,21 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="baselines_meta",
+    version="0.1.0",
+    description="TF2 port of OpenAI baselines DDPG with a meta-policy-gradient exploration teacher (Xu et al., ICML 2018)",
+    packages=find_packages(include=["baselines_meta", "baselines_meta.*"]),
+    python_requires=">=3.11,<3.12",
+    install_requires=[
+        "tensorflow>=2.16,<2.22",
+        "tensorflow-probability>=0.24,<0.26",
+        "tf-keras>=2.16,<2.22",
+        "gymnasium[mujoco]>=1.0,<1.5",
+        "mujoco>=3.1,<5",
+        "numpy>=1.26,<3",
+        "mpi4py>=4.0,<5",
+        "mpich>=4.1,<6",
+    ],
+    extras_require={"test": ["pytest>=8,<10"]},
+    entry_points={"console_scripts": ["baselines-meta=baselines_meta.run:main"]},
+)

@@ -1,0 +1,200 @@
+"""End-to-end: the CLI, its files and keys, MPI, determinism, the step budget, bad input."""
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import PY, ROOT
+
+MPIEXEC = os.path.join(os.path.dirname(PY), "mpiexec")
+DDPG_KEYS = ["rollout/return", "rollout/return_history", "rollout/episode_steps", "rollout/actions_mean", "rollout/Q_mean",
+             "train/loss_actor", "train/loss_critic", "total/duration", "total/steps", "total/steps_per_second",
+             "total/episodes", "total/epochs", "eval/return", "eval/return_std", "total/env_steps", "time/fps",
+             "obs_rms_mean", "obs_rms_std", "reference_Q_mean"]
+META_KEYS = ["meta/reward", "meta/R_pi", "meta/R_pi_prime", "teacher/loss", "teacher/entropy", "teacher/log_std_mean",
+             "teacher/action_mean", "teacher/action_std", "explore/return"]
+TIME_KEYS = {"total/duration", "total/steps_per_second", "time/fps"}
+
+
+def cli(*args, env=None, mpi_np=0, timeout=600):
+    cmd = [PY, "-m", "baselines_meta.run", *args]
+    if mpi_np:
+        cmd = [MPIEXEC, "-n", str(mpi_np)] + cmd
+    e = dict(os.environ, **(env or {}))
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def check_run_dir(d, keys, n_ranks=1, eval_episodes=2):
+    for name in ("progress.csv", "log.txt", "config.json", "evaluations.csv"):
+        assert os.path.exists(os.path.join(d, name)), name
+    for r in range(n_ranks):
+        mon = open(os.path.join(d, f"{r}.monitor.csv")).read().splitlines()
+        assert mon[0].startswith("#{") and mon[1] == "r,l,t"
+    prog = rows(os.path.join(d, "progress.csv"))
+    assert prog and all(k in prog[0] for k in keys), set(keys) - set(prog[0])
+    ev = rows(os.path.join(d, "evaluations.csv"))
+    assert ev and len([k for k in ev[0] if k.startswith("return_")]) == eval_episodes
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    for pkg in ("tensorflow", "tensorflow-probability", "gymnasium", "mujoco", "numpy", "mpi4py"):
+        assert cfg["versions"][pkg]
+    assert "git_commit" in cfg and cfg["mpi_size"] == n_ranks
+    assert cfg["ddpg"]["actor_lr"] == 1e-4 and cfg["teacher"]["lr"] == 1e-4
+    return prog, ev, cfg
+
+
+def test_help_lists_hyperparameters_with_defaults():
+    r = cli("--help")
+    assert r.returncode == 0
+    for flag in ("--actor_lr", "--critic_lr", "--tau", "--gamma", "--noise_type", "--nb_explore_steps", "--nb_eval_steps",
+                 "--nb_teacher_steps", "--teacher_lr", "--num_timesteps", "--eval_interval", "--lookahead", "--meta_reward"):
+        assert flag in r.stdout
+    assert "(default: 0.0001)" in r.stdout and "adaptive-param_0.2" in r.stdout
+
+
+def test_ddpg_pendulum_smoke(tmp_path):
+    d = str(tmp_path / "run")
+    r = cli("--alg", "ddpg", "--env", "Pendulum-v1", "--num_timesteps", "2000", "--nb_epoch_cycles", "5",
+            "--eval_interval", "1000", "--eval_episodes", "2", "--log_path", d, "--log_formats", "stdout,log,csv,json")
+    assert r.returncode == 0, r.stderr[-2000:]
+    prog, ev, cfg = check_run_dir(d, DDPG_KEYS)
+    assert len(prog) == 2 and [int(e["steps"]) for e in ev] == [1000, 2000]
+    assert int(float(prog[-1]["total/steps"])) == 2000 and os.path.exists(os.path.join(d, "progress.json"))
+    assert "train/param_noise_distance" in prog[0] and "eval/return" in r.stdout
+    mon = rows_monitor(d, 0)
+    assert len(mon) == 10 and all(int(m["l"]) == 200 for m in mon)  # 2000 steps of 200-step episodes
+
+
+def rows_monitor(d, rank, tag=""):
+    lines = open(os.path.join(d, f"{rank}{'.' + tag if tag else ''}.monitor.csv")).read().splitlines()[1:]
+    return list(csv.DictReader(lines))
+
+
+def test_ddpg_hopper_smoke(tmp_path):
+    d = str(tmp_path / "run")
+    r = cli("--alg", "ddpg", "--env", "Hopper-v4", "--num_timesteps", "1000", "--nb_epoch_cycles", "5",
+            "--eval_interval", "1000", "--eval_episodes", "2", "--log_path", d, "--noise_type", "ou_0.2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    check_run_dir(d, DDPG_KEYS)
+
+
+@pytest.mark.parametrize("alg", ["meta", "meta-variance"])
+def test_meta_pendulum_smoke(tmp_path, alg):
+    d = str(tmp_path / "run")
+    r = cli("--alg", alg, "--env", "Pendulum-v1", "--num_timesteps", "2000", "--nb_epoch_cycles", "3",
+            "--eval_interval", "1000", "--eval_episodes", "2", "--log_path", d)
+    assert r.returncode == 0, r.stderr[-2000:]
+    prog, ev, cfg = check_run_dir(d, DDPG_KEYS + META_KEYS)
+    assert cfg["teacher"]["kind"] == ("variance" if alg == "meta-variance" else "independent")
+    # initial D1 (200) + cycles of D0 100 + D1 200: the budget is met exactly
+    assert int(float(prog[-1]["total/steps"])) == 2000 and int(ev[-1]["steps"]) == 2000
+    assert os.path.exists(os.path.join(d, "0.d1.monitor.csv"))
+
+
+def test_meta_d0_d1_in_replay_and_budget(tmp_path):
+    from baselines_meta.run import build_parser, config_from_args, train
+
+    a = build_parser().parse_args(["--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "1150", "--nb_train_steps", "5",
+                                   "--eval_episodes", "1", "--log_path", str(tmp_path / "r"), "--log_formats", "csv"])
+    out = train(config_from_args(a))
+    # 200 (initial D1) + 3 cycles of 300 + a last cycle of 50 (D0 only)
+    assert out.steps == 1150 and len(out.buffer) == 1150
+    assert int(out.learner.train_steps.numpy()) == 3 * 2 * 5 + 5
+    assert int(out.teacher.teacher_steps.numpy()) == 3
+
+
+def _strip_time(prog):
+    return [{k: v for k, v in r.items() if k not in TIME_KEYS} for r in prog]
+
+
+@pytest.mark.parametrize("alg", ["ddpg", "meta"])
+def test_seeded_runs_are_identical(tmp_path, alg):
+    outs = []
+    for i in range(2):
+        d = str(tmp_path / f"run{i}")
+        r = cli("--alg", alg, "--env", "Pendulum-v1", "--num_timesteps", "1200", "--nb_epoch_cycles", "3", "--seed", "7",
+                "--eval_interval", "600", "--eval_episodes", "1", "--log_path", d, "--log_formats", "csv")
+        assert r.returncode == 0, r.stderr[-2000:]
+        outs.append((_strip_time(rows(os.path.join(d, "progress.csv"))), rows(os.path.join(d, "evaluations.csv"))))
+    assert outs[0] == outs[1]
+    d = str(tmp_path / "other")
+    r = cli("--alg", alg, "--env", "Pendulum-v1", "--num_timesteps", "1200", "--nb_epoch_cycles", "3", "--seed", "8",
+            "--eval_interval", "600", "--eval_episodes", "1", "--log_path", d, "--log_formats", "csv")
+    assert _strip_time(rows(os.path.join(d, "progress.csv"))) != outs[0][0]
+
+
+@pytest.mark.parametrize("alg", ["ddpg", "meta"])
+def test_two_ranks_identical_weights_different_envs(tmp_path, alg):
+    d = str(tmp_path / "run")
+    cmd = [MPIEXEC, "-n", "2", PY, os.path.join(ROOT, "tests", "mpi_worker.py"), str(tmp_path), "--alg", alg,
+           "--env", "Pendulum-v1", "--num_timesteps", "1000", "--nb_epoch_cycles", "2", "--nb_train_steps", "10",
+           "--eval_interval", "1000", "--eval_episodes", "3", "--log_path", d, "--log_formats", "csv,log"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    w0, w1 = (np.load(str(tmp_path / f"weights.{k}.npz")) for k in (0, 1))
+    assert len(w0.files) > 10
+    for k in w0.files:
+        np.testing.assert_array_equal(w0[k], w1[k])
+    prog, ev, cfg = check_run_dir(d, DDPG_KEYS + (META_KEYS if alg == "meta" else []), n_ranks=2, eval_episodes=3)
+    assert cfg["rank_seeds"] == [0, 1_000_000]
+    assert int(float(prog[-1]["total/env_steps"])) == 2000
+    assert rows_monitor(d, 0) != rows_monitor(d, 1)  # different env seeds give different episodes
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--env", "Hoper-v4"], "did you mean Hopper-v4"),
+    (["--env", "CartPole-v1"], "Box"),
+    (["--num_timesteps", "-5"], "positive integer"),
+    (["--num_timesteps", "abc"], "positive integer"),
+    (["--noise_type", "gauss_0.1"], "unknown noise type"),
+    (["--actor_lr", "x"], "must be a number"),
+    (["--actr_lr", "0.1"], "did you mean --actor_lr"),
+    (["--log_formats", "csv,xml"], "unknown log format"),
+])
+def test_bad_input_one_line_exit_2(args, needle):
+    r = cli(*args, "--num_timesteps", "100") if "--num_timesteps" not in args else cli(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    err = [l for l in r.stderr.splitlines() if "error" in l]
+    assert len(err) == 1 and needle in err[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_existing_run_dir_is_not_touched(tmp_path):
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "config.json").write_text("{}")
+    (d / "progress.csv").write_text("keep me")
+    r = cli("--alg", "ddpg", "--num_timesteps", "200", "--log_path", str(d))
+    assert r.returncode == 2 and "--overwrite" in r.stderr and "Traceback" not in r.stderr
+    assert (d / "progress.csv").read_text() == "keep me" and (d / "config.json").read_text() == "{}"
+
+
+@pytest.mark.slow
+def test_ddpg_learns_pendulum(tmp_path):
+    d = str(tmp_path / "run")
+    r = cli("--alg", "ddpg", "--env", "Pendulum-v1", "--num_timesteps", "30000", "--eval_interval", "2000",
+            "--log_path", d, "--log_formats", "csv,log", timeout=1800)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ev = rows(os.path.join(d, "evaluations.csv"))
+    best = max(np.mean([float(v) for k, v in e.items() if k.startswith("return_")]) for e in ev)
+    assert best > -400, best
+
+
+@pytest.mark.slow
+def test_meta_learns_pendulum(tmp_path):
+    d = str(tmp_path / "run")
+    r = cli("--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "30000", "--eval_interval", "2000",
+            "--log_path", d, "--log_formats", "csv,log", timeout=1800)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ev = rows(os.path.join(d, "evaluations.csv"))
+    best = max(np.mean([float(v) for k, v in e.items() if k.startswith("return_")]) for e in ev)
+    assert best > -400, best

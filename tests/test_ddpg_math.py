@@ -1,0 +1,216 @@
+"""DDPG arithmetic against hand computation: losses, targets, soft updates, normaliser, replay, fast paths."""
+import math
+
+import numpy as np
+import pytest
+
+from baselines_meta.config import DDPGConfig, NetworkConfig
+from baselines_meta.ddpg.learner import DDPGLearner
+from baselines_meta.ddpg.policy import DDPGPolicy
+from baselines_meta.normalizer import RunningMeanStd
+from baselines_meta.replay import Batch, ReplayBuffer
+
+SMALL = NetworkConfig(hidden=(2, 2), layer_norm=False)
+
+
+def set_const(model, kernel, bias):
+    for v in model.variables:
+        v.assign(np.full(v.shape, kernel if "kernel" in v.name else bias, np.float32))
+
+
+def make(**kw):
+    base = dict(network=SMALL, normalize_observations=False, noise_type="none")
+    base.update(kw)
+    return DDPGLearner(2, 1, DDPGConfig(**base))
+
+
+def test_losses_by_hand_constant_networks():
+    """All kernels 0.1 / biases 0 online, 0.2 / 0 target; 2-2 hidden, no LayerNorm; obs dim 2, action dim 1."""
+    L = make(gamma=0.9, critic_l2_reg=0.5)
+    set_const(L.actor, 0.1, 0.0)
+    set_const(L.critic, 0.1, 0.0)
+    set_const(L.target_actor, 0.2, 0.0)
+    set_const(L.target_critic, 0.2, 0.0)
+    o0, a, r, o1 = [1.0, 1.0], 0.5, 2.0, [1.0, 0.0]
+    batch = Batch(np.array([o0], np.float32), np.array([[a]], np.float32), np.array([[r]], np.float32),
+                  np.array([o1], np.float32), np.array([[0.0]], np.float32))
+    # target actor at o1: h1 = 0.2*1 = 0.2 (x2), h2 = 0.2*0.4 = 0.08 (x2), mu' = tanh(0.2*0.16) = tanh(0.032)
+    mu1 = math.tanh(0.032)
+    # target critic at (o1, mu'): h1 = 0.2 (x2); h2 = 0.2*(0.2+0.2+mu') (x2); Q' = 0.2*2*h2
+    q1 = 0.2 * 2 * (0.2 * (0.4 + mu1))
+    y = r + 0.9 * q1
+    # online critic at (o0, a): h1 = 0.1*2 = 0.2 (x2); h2 = 0.1*(0.4+0.5) = 0.09; Q = 0.1*2*0.09
+    q = 0.1 * 2 * 0.09
+    # L2 on the two hidden kernels: 0.5 * (sum w^2 / 2); kernel shapes [2,2] and [3,2]: 10 weights of 0.1
+    l2 = 0.5 * (10 * 0.01) / 2
+    critic_loss = (y - q) ** 2 + l2
+    # actor at o0: h1 = 0.2, h2 = 0.1*0.4 = 0.04, mu = tanh(0.1*0.08); critic at (o0, mu): Q = 0.2*0.1*(0.4+mu)
+    mu0 = math.tanh(0.008)
+    actor_loss = -(0.1 * 2 * 0.1 * (0.4 + mu0))
+    losses, _, _ = L.compute_grads(batch)
+    assert float(losses.critic) == pytest.approx(critic_loss, rel=1e-5)
+    assert float(losses.actor) == pytest.approx(actor_loss, rel=1e-5)
+    assert float(L.target_q(batch)[0, 0]) == pytest.approx(y, rel=1e-6)
+    # terminal: no bootstrap
+    term = batch._replace(terminals=np.array([[1.0]], np.float32))
+    assert float(L.target_q(term)[0, 0]) == pytest.approx(r, rel=1e-6)
+
+
+def _np_forward(learner, o0, a, o1, r, d, gamma, reg):
+    """Independent numpy DDPG losses on random weights (no LayerNorm)."""
+    def mlp(ws, x, extra=None):
+        (k0, b0), (k1, b1), (k2, b2) = ws
+        h = np.maximum(x @ k0 + b0, 0)
+        if extra is not None:
+            h = np.concatenate([h, extra], -1)
+        h = np.maximum(h @ k1 + b1, 0)
+        return h @ k2 + b2
+
+    def w(model):
+        v = [x.numpy().astype(np.float64) for x in model.variables]
+        return [(v[0], v[1]), (v[2], v[3]), (v[4], v[5])]
+
+    actor = lambda m, x: np.tanh(mlp(w(m), x))  # noqa: E731
+    crit = lambda m, x, u: mlp(w(m), x, u)  # noqa: E731
+    y = r + (1 - d) * gamma * crit(learner.target_critic, o1, actor(learner.target_actor, o1))
+    cl = np.mean((y - crit(learner.critic, o0, a)) ** 2) + reg * sum((k ** 2).sum() / 2 for k in (w(learner.critic)[0][0], w(learner.critic)[1][0]))
+    al = -np.mean(crit(learner.critic, o0, actor(learner.actor, o0)))
+    return cl, al
+
+
+def test_losses_match_numpy_on_random_weights():
+    L = make(gamma=0.95, critic_l2_reg=0.01)
+    rng = np.random.default_rng(1)
+    for m in (L.actor, L.critic, L.target_actor, L.target_critic):
+        for v in m.variables:
+            v.assign(rng.normal(size=v.shape).astype(np.float32))
+    n = 16
+    o0, o1 = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
+    a, r = rng.uniform(-1, 1, (n, 1)), rng.normal(size=(n, 1))
+    d = (rng.uniform(size=(n, 1)) < 0.3).astype(np.float64)
+    cl, al = _np_forward(L, o0, a, o1, r, d, 0.95, 0.01)
+    b = Batch(*[x.astype(np.float32) for x in (o0, a, r, o1, d)])
+    losses, _, _ = L.compute_grads(b)
+    assert float(losses.critic) == pytest.approx(cl, rel=1e-4)
+    assert float(losses.actor) == pytest.approx(al, rel=1e-4)
+
+
+def test_soft_target_update_arithmetic():
+    L = make(tau=0.01)
+    set_const(L.actor, 1.0, 1.0)
+    set_const(L.critic, 1.0, 1.0)
+    set_const(L.target_actor, 0.0, 0.0)
+    set_const(L.target_critic, 0.0, 0.0)
+    na = sum(int(np.prod(v.shape)) for v in L.actor.trainable_variables)
+    nc = sum(int(np.prod(v.shape)) for v in L.critic.trainable_variables)
+    # zero gradients: Adam moves nothing (m = v = 0), so only the targets move: t <- 0.99 t + 0.01 s
+    L.apply_grads(np.zeros(na, np.float32), np.zeros(nc, np.float32))
+    for v in L.target_actor.variables + L.target_critic.variables:
+        np.testing.assert_allclose(v.numpy(), 0.01, rtol=1e-6)
+    L.apply_grads(np.zeros(na, np.float32), np.zeros(nc, np.float32))
+    for v in L.target_actor.variables + L.target_critic.variables:
+        np.testing.assert_allclose(v.numpy(), 0.99 * 0.01 + 0.01, rtol=1e-6)
+    for v in L.actor.variables + L.critic.variables:
+        np.testing.assert_array_equal(v.numpy(), 1.0)
+    assert int(L.train_steps.numpy()) == 2
+
+
+def test_targets_share_no_weights_and_start_equal():
+    L = DDPGLearner(3, 2, DDPGConfig())
+    online = {id(v) for v in L.actor.variables + L.critic.variables}
+    target = {id(v) for v in L.target_actor.variables + L.target_critic.variables}
+    assert not online & target
+    for s, t in zip(L.actor.variables + L.critic.variables, L.target_actor.variables + L.target_critic.variables, strict=True):
+        np.testing.assert_array_equal(s.numpy(), t.numpy())
+    L.actor.variables[0].assign_add(np.ones(L.actor.variables[0].shape, np.float32))
+    assert not np.array_equal(L.actor.variables[0].numpy(), L.target_actor.variables[0].numpy())
+
+
+def test_critic_l2_covers_hidden_kernels_only():
+    L = DDPGLearner(3, 2, DDPGConfig())
+    names = [v.name for v in L.critic.l2_variables()]
+    assert len(names) == 2 and all("kernel" in n and "output" not in n for n in names)
+
+
+def test_replay_wraparound_and_truncation():
+    buf = ReplayBuffer(5, 1, 1)
+    for i in range(7):
+        buf.add([i], [0.0], float(i), [i + 1], terminated=(i == 5), truncated=(i == 6))
+    assert len(buf) == 5 and buf.next_idx == 2
+    # slots 0,1 hold transitions 5,6; slots 2..4 hold 2..4
+    np.testing.assert_array_equal(buf.obs0[:, 0], [5, 6, 2, 3, 4])
+    b = buf.get(np.arange(5))
+    np.testing.assert_array_equal(b.terminals[:, 0], [1, 0, 0, 0, 0])  # truncation bootstraps
+    buf.truncation_as_terminal = True
+    np.testing.assert_array_equal(buf.get(np.arange(5)).terminals[:, 0], [1, 1, 0, 0, 0])
+    many = ReplayBuffer(4, 1, 1)
+    many.add_many(np.arange(6)[:, None], np.zeros((6, 1)), np.arange(6), np.arange(6)[:, None] + 1,
+                  np.zeros(6, bool), np.zeros(6, bool))
+    np.testing.assert_array_equal(many.obs0[:, 0], [4, 5, 2, 3])
+    assert len(many) == 4 and many.next_idx == 2
+    s = many.sample(np.random.default_rng(0), 8, 3)
+    assert s.obs0.shape == (3, 8, 1) and set(s.obs0.ravel()) <= {2.0, 3.0, 4.0, 5.0}
+
+
+def test_truncated_transition_bootstraps_in_target():
+    L = make(gamma=0.5)
+    o = np.ones((1, 2), np.float32)
+    boot = Batch(o, np.zeros((1, 1), np.float32), np.ones((1, 1), np.float32), o, np.zeros((1, 1), np.float32))
+    q1 = float(L.target_critic(o, L.target_actor(o))[0, 0])
+    assert float(L.target_q(boot)[0, 0]) == pytest.approx(1.0 + 0.5 * q1, rel=1e-6)
+
+
+def test_normalizer_matches_numpy():
+    rms = RunningMeanStd((3,))
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(2.0, 3.0, (50, 3)), rng.normal(-1.0, 0.5, (30, 3))
+    rms.update(a)
+    rms.update(b)
+    x = np.concatenate([a, b])
+    n = len(x) + 1e-2
+    mean = x.sum(0) / n
+    var = (np.square(x).sum(0) + 1e-2) / n - mean ** 2
+    np.testing.assert_allclose(rms.mean.numpy(), mean, rtol=1e-5)
+    np.testing.assert_allclose(rms.std.numpy(), np.sqrt(np.maximum(var, 1e-2)), rtol=1e-5)
+    # std floored at 0.1 for constant data, and starts at 1
+    c = RunningMeanStd((1,))
+    np.testing.assert_allclose(c.std.numpy(), 1.0)
+    c.update(np.full((100, 1), 7.0))
+    assert float(c.std.numpy()[0]) == pytest.approx(0.1, rel=1e-4)
+
+
+def test_fused_steps_equal_step_by_step():
+    cfg = DDPGConfig(noise_type="none")
+    import tensorflow as tf
+
+    tf.random.set_seed(3)
+    A = DDPGLearner(4, 2, cfg)
+    B = DDPGLearner(4, 2, cfg)
+    for s, d in zip(A.variables, B.variables, strict=True):
+        d.assign(s)
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(100, 4, 2)
+    buf.add_many(rng.normal(size=(100, 4)), rng.uniform(-1, 1, (100, 2)), rng.normal(size=100),
+                 rng.normal(size=(100, 4)), rng.uniform(size=100) < 0.1, np.zeros(100, bool))
+    batches = buf.sample(rng, 64, 5)
+    A.train(batches)
+    for i in range(5):
+        B.train_step_mpi(Batch(*[x[i] for x in batches]))
+    for a, b in zip(A.actor.variables + A.critic.variables + A.target_critic.variables,
+                    B.actor.variables + B.critic.variables + B.target_critic.variables, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+    assert A.train.experimental_get_tracing_count() == 1
+
+
+def test_numpy_policy_matches_keras_actor():
+    L = DDPGLearner(5, 3, DDPGConfig(noise_type="none"))
+    rng = np.random.default_rng(0)
+    for v in L.actor.variables:
+        v.assign(rng.normal(size=v.shape).astype(np.float32) * 0.5)
+    L.obs_rms.update(rng.normal(3.0, 2.0, (100, 5)))
+    pol = DDPGPolicy(L, np.random.default_rng(0))
+    obs = rng.normal(3.0, 4.0, (20, 5)).astype(np.float32)
+    keras = L.actions_of(obs).numpy()
+    for i in range(20):
+        np.testing.assert_allclose(pol.greedy(obs[i]), keras[i], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(L.act_greedy(obs[i]).numpy(), keras[i], rtol=1e-5, atol=1e-6)

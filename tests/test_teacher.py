@@ -1,0 +1,134 @@
+"""The teacher of Algorithm 1: log-probabilities, meta-gradient direction, independence from the student."""
+import math
+
+import numpy as np
+import pytest
+
+from baselines_meta.config import DDPGConfig, TeacherConfig
+from baselines_meta.ddpg.learner import DDPGLearner
+from baselines_meta.meta.learn import StudentSnapshot, cycle_sizes, estimate_return
+from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
+from baselines_meta.envs import Rollout
+from baselines_meta.replay import ReplayBuffer
+
+O, A = 4, 2
+
+
+def build(kind="independent", lr=1e-2):
+    L = DDPGLearner(O, A, DDPGConfig(noise_type="none"))
+    T = TeacherLearner(O, A, TeacherConfig(kind=kind, lr=lr), L.obs_rms, 5.0, actor=L.actor)
+    return L, T
+
+
+def d0(seed=0, n=32):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, O)).astype(np.float32), rng.normal(0, 0.3, (n, A)).astype(np.float32)
+
+
+def test_log_prob_is_the_gaussian_formula():
+    L, T = build()
+    rng = np.random.default_rng(0)
+    for v in T.net.own_variables():
+        v.assign(rng.normal(0, 0.3, v.shape).astype(np.float32))
+    L.obs_rms.update(rng.normal(1.0, 2.0, (50, O)))
+    obs, act = d0()
+    nobs = np.clip((obs - L.obs_rms.mean.numpy()) / L.obs_rms.std.numpy(), -5, 5).astype(np.float32)
+    mean, log_std = T.net.mean_and_log_std(nobs)
+    mean, log_std = mean.numpy().astype(np.float64), log_std.numpy().astype(np.float64)
+    by_hand = np.sum(-0.5 * ((act - mean) / np.exp(log_std)) ** 2 - log_std - 0.5 * math.log(2 * math.pi), axis=1)
+    np.testing.assert_allclose(T.log_prob(obs, act).numpy(), by_hand, rtol=1e-4, atol=1e-4)
+    # log-std stays inside its documented range whatever the weights
+    for v in T.net.own_variables():
+        v.assign(v * 100.0)
+    _, ls = T.net.mean_and_log_std(obs)
+    assert np.all(ls.numpy() >= T.cfg.log_std_min - 1e-6) and np.all(ls.numpy() <= T.cfg.log_std_max + 1e-6)
+
+
+@pytest.mark.parametrize("kind", ["independent", "variance"])
+def test_meta_reward_sign_moves_log_prob(kind):
+    obs, act = d0()
+    for reward, direction in ((+1.0, +1), (-1.0, -1)):
+        L, T = build(kind)
+        before = float(np.sum(T.log_prob(obs, act)))
+        T.train(obs, act, reward, 1)
+        after = float(np.sum(T.log_prob(obs, act)))
+        assert direction * (after - before) > 0, (kind, reward, before, after)
+    L, T = build(kind)
+    before = [v.numpy().copy() for v in T.net.own_variables()]
+    T.train(obs, act, 0.0, 1)  # zero meta reward: zero gradient, Adam moves nothing
+    for b, v in zip(before, T.net.own_variables(), strict=True):
+        np.testing.assert_array_equal(b, v.numpy())
+
+
+def test_teacher_step_leaves_student_and_student_step_leaves_teacher():
+    L, T = build("variance")
+    obs, act = d0()
+    student = [v.numpy().copy() for v in L.sync_variables()]
+    teacher = [v.numpy().copy() for v in T.net.own_variables()]
+    T.train(obs, act, 1.0, 3)
+    for b, v in zip(student, L.sync_variables(), strict=True):
+        np.testing.assert_array_equal(b, v.numpy())
+    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(teacher, T.net.own_variables(), strict=True))
+    teacher = [v.numpy().copy() for v in T.net.own_variables()]
+    buf = ReplayBuffer(64, O, A)
+    rng = np.random.default_rng(0)
+    buf.add_many(rng.normal(size=(64, O)), rng.uniform(-1, 1, (64, A)), rng.normal(size=64), rng.normal(size=(64, O)),
+                 np.zeros(64, bool), np.zeros(64, bool))
+    L.train(buf.sample(rng, 16, 3))
+    for b, v in zip(teacher, T.net.own_variables(), strict=True):
+        np.testing.assert_array_equal(b, v.numpy())
+    assert not any(id(v) in {id(a) for a in L.actor.variables} for v in T.net.own_variables())
+
+
+def test_variance_teacher_mean_is_the_actor():
+    L, T = build("variance")
+    obs, _ = d0()
+    nobs = np.clip((obs - L.obs_rms.mean.numpy()) / L.obs_rms.std.numpy(), -5, 5).astype(np.float32)
+    mean, _ = T.net.mean_and_log_std(nobs)
+    np.testing.assert_allclose(mean.numpy(), L.actor(nobs).numpy(), rtol=1e-6)
+    pol = TeacherPolicy(T, np.random.default_rng(0))
+    m, _ = pol.mean_and_log_std(obs[0])
+    np.testing.assert_allclose(m, L.actions_of(obs[:1]).numpy()[0], rtol=1e-4, atol=1e-5)
+
+
+def test_numpy_teacher_matches_keras_and_samples_around_mean():
+    L, T = build()
+    rng = np.random.default_rng(2)
+    for v in T.net.own_variables():
+        v.assign(rng.normal(0, 0.3, v.shape).astype(np.float32))
+    pol = TeacherPolicy(T, np.random.default_rng(0))
+    obs, _ = d0()
+    m, ls = T.net.mean_and_log_std(obs)  # obs_rms is at its initial state (mean 0, std 1)
+    for i in range(5):
+        pm, pls = pol.mean_and_log_std(obs[i])
+        np.testing.assert_allclose(pm, m.numpy()[i], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(pls, ls.numpy()[i], rtol=1e-4, atol=1e-5)
+    s = np.stack([pol.sample(obs[0]) for _ in range(4000)])
+    np.testing.assert_allclose(s.mean(0), m.numpy()[0], atol=0.05)
+    np.testing.assert_allclose(s.std(0), np.exp(ls.numpy()[0]), rtol=0.1)
+
+
+def test_meta_reward_estimates_and_cycle_sizes():
+    ro = Rollout(*([np.zeros(0)] * 2), np.array([1.0, 2.0, 3.0, 6.0]), *([np.zeros(0)] * 4), [10.0, 20.0], [2, 2])
+    assert estimate_return(ro, "step", None) == pytest.approx(3.0)
+    assert estimate_return(ro, "episodic", None) == pytest.approx(15.0)
+    none = ro._replace(episode_returns=[])
+    assert estimate_return(none, "episodic", 7.0) == 7.0
+    assert cycle_sizes(1000, 100, 200) == (100, 200)
+    assert cycle_sizes(250, 100, 200) == (100, 150)
+    assert cycle_sizes(50, 100, 200) == (50, 0)
+
+
+def test_snapshot_restores_student_exactly():
+    L, _ = build()
+    snap = StudentSnapshot(L)
+    before = [v.numpy().copy() for v in snap.vars]
+    rng = np.random.default_rng(0)
+    buf = ReplayBuffer(64, O, A)
+    buf.add_many(rng.normal(size=(64, O)), rng.uniform(-1, 1, (64, A)), rng.normal(size=64), rng.normal(size=(64, O)),
+                 np.zeros(64, bool), np.zeros(64, bool))
+    L.train(buf.sample(rng, 16, 2))
+    assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, snap.vars, strict=True))
+    snap.restore()
+    for b, v in zip(before, snap.vars, strict=True):
+        np.testing.assert_array_equal(b, v.numpy())
