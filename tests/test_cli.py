@@ -178,7 +178,6 @@ def test_existing_run_dir_is_not_touched(tmp_path):
     assert (d / "progress.csv").read_text() == "keep me" and (d / "config.json").read_text() == "{}"
 
 
-@pytest.mark.slow
 def test_ddpg_learns_pendulum(tmp_path):
     d = str(tmp_path / "run")
     r = cli("--alg", "ddpg", "--env", "Pendulum-v1", "--num_timesteps", "30000", "--eval_interval", "2000",
@@ -189,7 +188,6 @@ def test_ddpg_learns_pendulum(tmp_path):
     assert best > -400, best
 
 
-@pytest.mark.slow
 def test_meta_learns_pendulum(tmp_path):
     d = str(tmp_path / "run")
     r = cli("--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "30000", "--eval_interval", "2000",
