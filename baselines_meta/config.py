@@ -113,6 +113,7 @@ class RunConfig:
     progress_bar: bool = True  # on rank 0 when stdout is a terminal
     sync_check_interval: int = 1  # epochs between checks that all ranks hold identical weights
     deterministic_ops: bool = True  # tf op determinism, for seeded reproducibility
+    fast: bool = True  # numpy acting, fused XLA train steps (single worker); False: plain per-step TF calls
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

@@ -11,7 +11,7 @@ from baselines_meta import mpi
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.envs import Rollout
-from baselines_meta.replay import ReplayBuffer
+from baselines_meta.replay import Batch, ReplayBuffer
 from baselines_meta.training import EpochStats, Evaluator, ProgressBar, RunContext
 
 
@@ -28,10 +28,10 @@ class StudentTrainer:
     normalisation, which updates statistics between steps) take one step at a time with Allreduce'd gradients.
     """
 
-    def __init__(self, learner: DDPGLearner, rng: np.random.Generator):
+    def __init__(self, learner: DDPGLearner, rng: np.random.Generator, fused: bool = True):
         self.learner = learner
         self.rng = rng
-        self.fused = mpi.size() == 1 and learner.ret_rms is None
+        self.fused = fused and mpi.size() == 1 and learner.ret_rms is None
 
     def train(self, buffer: ReplayBuffer, n_steps: int) -> list[TrainResult]:
         L, cfg = self.learner, self.learner.cfg
@@ -46,11 +46,16 @@ class StudentTrainer:
             if self.fused:
                 losses = L.train(buffer.sample(self.rng, bs, k))
                 out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
-            else:
+            elif L.ret_rms is not None:  # statistics change between steps: sample, update stats, step
                 for _ in range(k):
                     batch = buffer.sample(self.rng, bs)
                     L.update_return_stats(batch)
                     losses = L.train_step_mpi(batch)
+                    out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
+                    dist = None
+            else:
+                many = buffer.sample(self.rng, bs, k)
+                for losses in L.train_steps_mpi([Batch(*[x[i] for x in many]) for i in range(k)]):
                     out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
                     dist = None
         return out
@@ -105,12 +110,12 @@ def learn(ctx: RunContext) -> RunOutcome:
     cfg, sch, dc = ctx.cfg, ctx.cfg.schedule, ctx.cfg.ddpg
     runner = ctx.make_runner("train")
     O, A = runner.obs_dim, runner.act_dim
-    learner = DDPGLearner(O, A, dc)
+    learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast)
     mpi.sync_from_root(learner.sync_variables())
-    policy = DDPGPolicy(learner, ctx.noise_rng)
+    policy = DDPGPolicy(learner, ctx.noise_rng, fast=cfg.fast)
     policy.reset()  # per-rank perturbation of the now-synchronised actor
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
-    trainer = StudentTrainer(learner, ctx.replay_rng)
+    trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
     bar = ProgressBar(sch.num_timesteps, cfg.progress_bar)
     steps, last_eval = 0, None
@@ -126,7 +131,7 @@ def learn(ctx: RunContext) -> RunOutcome:
             stats.add_rollout(ro, learner.q_values(ro.obs0, ro.actions).numpy())
             add_train_results(stats, trainer.train(buffer, sch.nb_train_steps))
             policy.refresh()
-            if evaluator.due(steps) or steps >= sch.num_timesteps:
+            if evaluator.due(steps) or (steps >= sch.num_timesteps and evaluator.n_total > 0):
                 last_eval = stats.eval_returns = evaluator.run(steps, policy.greedy)
             bar.update(steps, f"eval {np.mean(last_eval):.1f}" if last_eval else "")
         if cfg.sync_check_interval > 0 and (epoch + 1) % cfg.sync_check_interval == 0:

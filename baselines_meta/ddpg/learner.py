@@ -4,7 +4,8 @@ Compiled entry points (each traced once, fixed input_signature):
   train(batches)         K fused gradient steps, single worker: batch -> losses -> grads -> apply -> target update
   compute_grads(batch)   MPI path, first half: losses and flat gradients (averaged over ranks in numpy)
   apply_grads(ga, gc)    MPI path, second half: Adam updates and the soft target update
-  act_greedy(obs)        deterministic actor for one observation (the plain path the numpy policy is tested on)
+  act_greedy(obs)        deterministic actor for one observation (the plain acting path; see ddpg.policy)
+  act_perturbed(obs)     the parameter-noise rollout actor for one observation (plain path)
   perturb_rollout_actor  fresh parameter-noise perturbation of the rollout actor
 Acting in the env loop goes through ddpg.policy.DDPGPolicy, a numpy snapshot of these networks.
 Math follows baselines `ddpg/ddpg.py` (pre-refactor): actor and critic gradients are both taken at the
@@ -42,7 +43,8 @@ def make_adam(lr: float) -> tf_keras.optimizers.Adam:
 
 
 class DDPGLearner(tf.Module):
-    def __init__(self, obs_dim: int, act_dim: int, cfg: DDPGConfig):
+    def __init__(self, obs_dim: int, act_dim: int, cfg: DDPGConfig, jit_compile: bool = True):
+        """jit_compile: XLA-compile the fused multi-step train call (2.5x faster on CPU for 64-64 nets)."""
         super().__init__(name="ddpg")
         self.cfg = cfg
         self.obs_dim, self.act_dim = obs_dim, act_dim
@@ -80,12 +82,15 @@ class DDPGLearner(tf.Module):
         O, A = obs_dim, act_dim
         one = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, 1]), tf.TensorSpec([None, O]), tf.TensorSpec([None, 1])]
         many = [tf.TensorSpec([None] + list(s.shape)) for s in one]
-        self.train = tf.function(self._train_many, input_signature=[Batch(*many)], jit_compile=False)
+        self.train = tf.function(self._train_many, input_signature=[Batch(*many)], jit_compile=jit_compile)
         self.compute_grads = tf.function(self._compute_grads, input_signature=[Batch(*one)])
         n_a = sum(int(np.prod(s)) for s in self._a_shapes)
         n_c = sum(int(np.prod(s)) for s in self._c_shapes)
         self.apply_grads = tf.function(self._apply_grads, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c])])
+        self.apply_then_grads = tf.function(self._apply_then_grads, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c]), Batch(*one)])
+        self.n_actor_params, self.n_critic_params = n_a, n_c
         self.act_greedy = tf.function(self._act_greedy, input_signature=[tf.TensorSpec([O])])
+        self.act_perturbed = tf.function(self._act_perturbed, input_signature=[tf.TensorSpec([O])])
         self.q_values = tf.function(self._q_values, input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
         self.target_q = tf.function(self._target_q, input_signature=[Batch(*one)])
         self.perturb_rollout_actor = tf.function(self._perturb_rollout_actor, input_signature=[])
@@ -171,11 +176,20 @@ class DDPGLearner(tf.Module):
         self._apply(self._unflat(ga_flat, self._a_shapes), self._unflat(gc_flat, self._c_shapes))
         return self.train_steps
 
+    def _apply_then_grads(self, ga_flat, gc_flat, batch: Batch):
+        """Apply step k's averaged gradients, then take step k+1's gradients: one call per step under MPI
+        (a TF call costs ~0.4 ms here, more than a whole gradient step), the same arithmetic as two calls."""
+        self._apply_grads(ga_flat, gc_flat)
+        return self._compute_grads(batch)
+
     def _actions_of(self, obs):  # [B, O] -> [B, A], deterministic
         return self.actor(self.norm_obs(obs))
 
     def _act_greedy(self, obs):  # [O] -> [A]
         return self.actor(self.norm_obs(obs[None]))[0]
+
+    def _act_perturbed(self, obs):  # [O] -> [A], the parameter-noise rollout actor
+        return self.perturbed_actor(self.norm_obs(obs[None]))[0]
 
     def _q_values(self, obs, actions):  # [B, O], [B, A] -> [B]
         return self._denorm_ret(self.critic(self.norm_obs(obs), actions))[:, 0]
@@ -225,10 +239,25 @@ class DDPGLearner(tf.Module):
     def train_step_mpi(self, batch: Batch) -> Losses:
         """One step with gradients averaged over ranks (also correct for a single rank)."""
         losses, ga, gc = self.compute_grads(batch)
-        ga = mpi.allreduce_mean(ga.numpy())
-        gc = mpi.allreduce_mean(gc.numpy())
+        ga, gc = self.average_grads(ga, gc)
         self.apply_grads(ga, gc)
         return losses
+
+    def train_steps_mpi(self, batches: list[Batch]) -> list[Losses]:
+        """len(batches) steps with gradients averaged over ranks, in len(batches) + 1 compiled calls."""
+        out = []
+        losses, ga, gc = self.compute_grads(batches[0])
+        out.append(losses)
+        for b in batches[1:]:
+            losses, ga, gc = self.apply_then_grads(*self.average_grads(ga, gc), b)
+            out.append(losses)
+        self.apply_grads(*self.average_grads(ga, gc))
+        return out
+
+    def average_grads(self, ga: tf.Tensor, gc: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """One Allreduce of actor and critic gradients together."""
+        g = mpi.allreduce_mean(np.concatenate([ga.numpy(), gc.numpy()]))
+        return g[: self.n_actor_params], g[self.n_actor_params :]
 
     def sync_variables(self) -> list[tf.Variable]:
         """Everything that must be identical on all ranks."""

@@ -63,14 +63,14 @@ def learn(ctx: RunContext) -> RunOutcome:
     runner0 = ctx.make_runner("train")  # D0 (teacher), monitor <rank>.monitor.csv
     runner1 = ctx.make_runner("d1", monitor_tag="d1")  # D1 (look-ahead student), <rank>.d1.monitor.csv
     O, A = runner0.obs_dim, runner0.act_dim
-    learner = DDPGLearner(O, A, dc)
-    teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor)
+    learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast)
+    teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor, jit_compile=cfg.fast)
     mpi.sync_from_root(learner.sync_variables() + teacher.sync_variables())
-    student = DDPGPolicy(learner, ctx.noise_rng)
-    explorer = TeacherPolicy(teacher, ctx.teacher_rng)
+    student = DDPGPolicy(learner, ctx.noise_rng, fast=cfg.fast)
+    explorer = TeacherPolicy(teacher, ctx.teacher_rng, fast=cfg.fast)
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
     d0 = ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal)
-    trainer = StudentTrainer(learner, ctx.replay_rng)
+    trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
     bar = ProgressBar(sch.num_timesteps, cfg.progress_bar)
     budget = sch.num_timesteps
@@ -140,7 +140,7 @@ def learn(ctx: RunContext) -> RunOutcome:
             steps += n
             epoch_steps += n
             stats.add_rollout(ro0, learner.q_values(ro0.obs0, ro0.actions).numpy())
-            if evaluator.due(steps) or steps >= budget:
+            if evaluator.due(steps) or (steps >= budget and evaluator.n_total > 0):
                 last_eval = stats.eval_returns = evaluator.run(steps, student.greedy)
             bar.update(steps, f"eval {np.mean(last_eval):.1f}" if last_eval else "")
         if cfg.sync_check_interval > 0 and (epoch + 1) % cfg.sync_check_interval == 0:

@@ -1,0 +1,256 @@
+"""Throughput benchmark: `python -m baselines_meta.bench --env Hopper-v4` (or `--env all`).
+
+Measures, in one process on this machine, the median over repetitions of:
+  raw env speed (random actions), acting speed (deterministic actor, teacher sampling) in the env loop,
+  DDPG and meta training speed with the paper schedule (env steps per second, evaluation off),
+each as a fraction of the raw env speed and as projected hours per 1M steps; the peak resident memory of a worker
+holding a full 1M-transition replay buffer (measured in a child process); with `--mpi 2` the 2-rank throughput
+against 1 rank; with `--plain` the same training rows without the fast paths (one TF call per env step and per
+gradient step, no XLA). Writes results/bench/<env>.json and .md. A benchmark, not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+PAPER_TASKS = ["HalfCheetah-v4", "Hopper-v4", "InvertedDoublePendulum-v4", "InvertedPendulum-v4", "Pendulum-v1", "Reacher-v4"]
+
+
+def _quiet():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def bench_env(env_id: str, seconds: float, reps: int) -> list[float]:
+    from baselines_meta.envs import make_env
+
+    env = make_env(env_id)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    out = []
+    for _ in range(reps):
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            _, _, te, tr, _ = env.step(env.action_space.sample())
+            n += 1
+            if te or tr:
+                env.reset()
+        out.append(n / (time.perf_counter() - t0))
+    return out
+
+
+def bench_acting(env_id: str, seconds: float, reps: int, fast: bool = True) -> dict[str, list[float]]:
+    import numpy as np
+
+    from baselines_meta.config import DDPGConfig, TeacherConfig
+    from baselines_meta.ddpg.learner import DDPGLearner
+    from baselines_meta.ddpg.policy import DDPGPolicy
+    from baselines_meta.envs import EnvRunner, make_env
+    from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
+
+    runner = EnvRunner(make_env(env_id), seed=0)
+    L = DDPGLearner(runner.obs_dim, runner.act_dim, DDPGConfig(noise_type="none"))
+    L.obs_rms.update(np.random.default_rng(0).normal(size=(100, runner.obs_dim)))
+    T = TeacherLearner(runner.obs_dim, runner.act_dim, TeacherConfig(), L.obs_rms, 5.0)
+    pol = DDPGPolicy(L, np.random.default_rng(0), fast=fast)
+    tea = TeacherPolicy(T, np.random.default_rng(0), fast=fast)
+    out = {}
+    for name, act in (("actor", pol.greedy), ("teacher", tea.sample)):
+        runner.run(200, act)
+        res = []
+        for _ in range(reps):
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                runner.run(200, act)
+                n += 200
+            res.append(n / (time.perf_counter() - t0))
+        out[name] = res
+    return out
+
+
+def bench_training(env_id: str, alg: str, epochs: int, fast: bool = True) -> list[float]:
+    """Env steps per second of each epoch after a warm-up epoch, paper schedule, evaluation off."""
+    import csv
+
+    from baselines_meta.config import RunConfig, ScheduleConfig, TeacherConfig
+    from baselines_meta.run import train
+
+    sch = ScheduleConfig()
+    per_epoch = sch.nb_epoch_cycles * (sch.nb_rollout_steps if alg == "ddpg" else sch.nb_explore_steps + sch.nb_eval_steps)
+    n = per_epoch * (epochs + 1) + (0 if alg == "ddpg" else sch.nb_eval_steps)
+    cfg = RunConfig(alg=alg, env_id=env_id, seed=0, log_formats="csv", progress_bar=False, fast=fast,
+                    teacher=TeacherConfig(kind="variance" if alg == "meta-variance" else "independent"),
+                    schedule=dataclasses.replace(sch, num_timesteps=n, eval_episodes=0, eval_interval=10**9))
+    from baselines_meta import mpi
+
+    tmp = tempfile.TemporaryDirectory() if mpi.rank() == 0 else None
+    d = mpi.COMM.bcast(tmp.name if tmp else None, root=0)  # rank 0 alone writes the logs
+    try:
+        train(dataclasses.replace(cfg, log_path=os.path.join(d, "run")))
+        if mpi.rank() != 0:
+            return []
+        with open(os.path.join(d, "run", "progress.csv")) as f:
+            rows = list(csv.DictReader(f))
+    finally:
+        mpi.COMM.Barrier()
+        if tmp is not None:
+            tmp.cleanup()
+    return [float(r["time/fps"]) for r in rows[1:]]
+
+
+def memory_probe(env_id: str) -> dict:
+    """Child-process body: a learner and a full 1M-transition replay buffer, then training steps; peak RSS."""
+    import numpy as np
+
+    from baselines_meta.config import DDPGConfig
+    from baselines_meta.ddpg.learner import DDPGLearner
+    from baselines_meta.envs import make_env
+    from baselines_meta.replay import ReplayBuffer
+
+    env = make_env(env_id)
+    O, A = env.observation_space.shape[0], env.action_space.shape[0]
+    cfg = DDPGConfig()
+    L = DDPGLearner(O, A, cfg)
+    buf = ReplayBuffer(cfg.buffer_size, O, A)
+    rng = np.random.default_rng(0)
+    chunk = 100_000
+    for _ in range(cfg.buffer_size // chunk):
+        buf.add_many(rng.normal(size=(chunk, O)).astype(np.float32), rng.uniform(-1, 1, (chunk, A)).astype(np.float32),
+                     rng.normal(size=chunk).astype(np.float32), rng.normal(size=(chunk, O)).astype(np.float32),
+                     np.zeros(chunk, bool), np.zeros(chunk, bool))
+    for _ in range(20):
+        L.train(buf.sample(rng, cfg.batch_size, 50))
+    return {"replay_transitions": len(buf), "replay_mb": sum(a.nbytes for a in (buf.obs0, buf.obs1, buf.actions, buf.rewards,
+            buf.terminated, buf.truncated)) / 2**20, "peak_rss_mb": peak_rss_mb()}
+
+
+def _child(args: list[str], mpi_np: int = 0) -> dict:
+    cmd = [sys.executable, "-m", "baselines_meta.bench", *args]
+    if mpi_np:
+        cmd = [os.path.join(os.path.dirname(sys.executable), "mpiexec"), "-n", str(mpi_np)] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"benchmark child failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def mpi_training(env_id: str, alg: str, epochs: int) -> float:
+    """Child body under mpiexec: all ranks train; rank 0 prints the median all-worker env steps/s."""
+    from baselines_meta import mpi
+
+    fps = bench_training(env_id, alg, epochs)  # time/fps already counts the steps of every rank
+    return statistics.median(fps) if mpi.rank() == 0 else float("nan")
+
+
+def run_env(env_id: str, a) -> dict:
+    raw = statistics.median(bench_env(env_id, a.seconds, a.reps))
+    acting = {k: statistics.median(v) for k, v in bench_acting(env_id, a.seconds, a.reps).items()}
+    res = {"env": env_id, "raw_env": raw, "rows": []}
+
+    def row(name, values):
+        med = statistics.median(values)
+        res["rows"].append({"what": name, "steps_per_s": med, "fraction_of_raw": med / raw,
+                            "hours_per_1M": 1e6 / med / 3600, "reps": len(values)})
+
+    row("raw env (random actions)", [raw])
+    row("acting: deterministic actor", [acting["actor"]])
+    row("acting: teacher sampling", [acting["teacher"]])
+    if a.plain:
+        plain = bench_acting(env_id, a.seconds, a.reps, fast=False)
+        row("acting: actor, plain TF call per step", plain["actor"])
+    for alg in ("ddpg", "meta"):
+        row(f"training: {alg} (paper schedule)", bench_training(env_id, alg, a.epochs))
+        if a.plain:
+            row(f"training: {alg}, plain (no fast paths)", bench_training(env_id, alg, a.epochs, fast=False))
+    if a.mpi > 1:
+        for alg in ("ddpg", "meta"):
+            one = [r for r in res["rows"] if r["what"] == f"training: {alg} (paper schedule)"][0]["steps_per_s"]
+            multi = _child(["--child-mpi", env_id, alg, str(a.epochs)], mpi_np=a.mpi)["fps"]
+            res["rows"].append({"what": f"training: {alg}, {a.mpi} ranks (all workers)", "steps_per_s": multi,
+                                "fraction_of_raw": multi / raw, "hours_per_1M": 1e6 / multi / 3600, "reps": a.epochs,
+                                "speedup_vs_1_rank": multi / one})
+    res["memory"] = _child(["--child-memory", env_id])
+    res["peak_rss_mb_this_process"] = peak_rss_mb()
+    res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    from baselines_meta.training import git_commit, package_versions
+
+    res["versions"] = package_versions()
+    res["git_commit"] = git_commit()
+    res["date"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    return res
+
+
+def markdown(res: dict) -> str:
+    lines = [f"# Benchmark: {res['env']}", "",
+             f"{res['date']}, commit {res['git_commit']}, {res['machine']['cpus']} CPUs, {res['machine']['platform']}", "",
+             "| what | env steps/s | fraction of raw env | hours per 1M steps |", "| --- | ---: | ---: | ---: |"]
+    for r in res["rows"]:
+        extra = f" ({r['speedup_vs_1_rank']:.2f}x one rank)" if "speedup_vs_1_rank" in r else ""
+        lines.append(f"| {r['what']}{extra} | {r['steps_per_s']:,.0f} | {r['fraction_of_raw']:.2f} | {r['hours_per_1M']:.2f} |")
+    m = res["memory"]
+    lines += ["", f"Peak resident memory of one worker with a full replay buffer ({m['replay_transitions']:,} transitions, "
+              f"{m['replay_mb']:.0f} MiB of arrays) after 1000 training steps: **{m['peak_rss_mb']:.0f} MiB**.", "",
+              "Medians over repetitions (training: one per epoch of 20 cycles after a warm-up epoch; evaluation off)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    _quiet()
+    p = argparse.ArgumentParser(prog="python -m baselines_meta.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--env", default="Hopper-v4", help="env id, or 'all' for the six paper tasks")
+    p.add_argument("--reps", type=int, default=5, help="repetitions of the env and acting measurements")
+    p.add_argument("--seconds", type=float, default=1.0, help="length of one env / acting repetition")
+    p.add_argument("--epochs", type=int, default=3, help="timed training epochs (after one warm-up epoch)")
+    p.add_argument("--mpi", type=int, default=1, help="also measure N-rank training throughput")
+    p.add_argument("--plain", action="store_true", help="also measure training without the fast paths")
+    p.add_argument("--out", default="results/bench", help="directory for <env>.json and <env>.md")
+    p.add_argument("--child-memory", help=argparse.SUPPRESS)
+    p.add_argument("--child-mpi", nargs=3, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.child_memory:
+        print(json.dumps(memory_probe(a.child_memory)))
+        return 0
+    if a.child_mpi:
+        env_id, alg, epochs = a.child_mpi
+        fps = mpi_training(env_id, alg, int(epochs))
+        from baselines_meta import mpi
+
+        if mpi.rank() == 0:
+            print(json.dumps({"fps": fps}))
+        return 0
+    from baselines_meta.envs import EnvError, make_env
+
+    envs = PAPER_TASKS if a.env == "all" else [a.env]
+    try:
+        for e in envs:
+            make_env(e).close()
+    except EnvError as e:
+        print(f"baselines_meta.bench: error: {e}", file=sys.stderr)
+        return 2
+    os.makedirs(a.out, exist_ok=True)
+    for e in envs:
+        res = run_env(e, a)
+        md = markdown(res)
+        print(md)
+        with open(os.path.join(a.out, f"{e}.json"), "w") as f:
+            json.dump(res, f, indent=2)
+        with open(os.path.join(a.out, f"{e}.md"), "w") as f:
+            f.write(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
