@@ -16,6 +16,6 @@ setup(
         "mpi4py>=4.0,<5",
         "mpich>=4.1,<6",
     ],
-    extras_require={"test": ["pytest>=8,<10"]},
+    extras_require={"test": ["pytest>=8,<10"], "video": ["imageio-ffmpeg>=0.4,<1"]},
     entry_points={"console_scripts": ["baselines-meta=baselines_meta.run:main"]},
 )

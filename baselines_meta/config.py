@@ -113,6 +113,7 @@ class RunConfig:
     progress_bar: bool = True  # on rank 0 when stdout is a terminal
     sync_check_interval: int = 1  # epochs between checks that all ranks hold identical weights
     deterministic_ops: bool = True  # tf op determinism, for seeded reproducibility
+    save_interval: Optional[int] = None  # env steps per worker between checkpoints; None: each epoch
     fast: bool = True  # numpy acting, fused XLA train steps (single worker); False: plain per-step TF calls
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
@@ -120,3 +121,26 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        """Inverse of to_dict (config.json), ignoring keys that are not fields (versions, seeds...)."""
+        return _from_dict(cls, d)
+
+
+def _from_dict(cls, d: dict):
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    kw = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        t = hints[f.name]
+        if dataclasses.is_dataclass(t):
+            v = _from_dict(t, v)
+        elif isinstance(v, list):
+            v = tuple(v)
+        kw[f.name] = v
+    return cls(**kw)

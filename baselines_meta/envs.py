@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import pickle
 import time
 import warnings
 from typing import Callable, NamedTuple, Optional
@@ -64,7 +65,15 @@ class ActionScaler:
 class Monitor:
     """`<name>.monitor.csv` as baselines' Monitor writes it: a JSON header line, then r,l,t per episode."""
 
-    def __init__(self, path: str, env_id: str):
+    def __init__(self, path: str, env_id: str, truncate_to: Optional[int] = None):
+        self.path = path
+        if truncate_to is not None:  # resume: keep the rows up to the checkpoint, append after them
+            with open(path, "r+b") as f:
+                f.truncate(truncate_to)
+            with open(path) as f:
+                self.t_start = json.loads(f.readline()[1:])["t_start"]
+            self.f = open(path, "a", buffering=1)
+            return
         self.t_start = time.time()
         self.f = open(path, "w", buffering=1)
         self.f.write("#" + json.dumps({"t_start": self.t_start, "env_id": env_id}) + "\n")
@@ -138,6 +147,14 @@ class EnvRunner:
             self.obs = np.asarray(o1, np.float32)
         return Rollout(obs0, np.clip(raw, -1.0, 1.0), rewards, obs1, term, trunc, raw, rets, lens)
 
+    def get_state(self) -> dict:
+        return {"env": get_env_state(self.env), "obs": self.obs.copy(), "ep_return": self.ep_return, "ep_length": self.ep_length}
+
+    def set_state(self, st: dict) -> None:
+        set_env_state(self.env, st["env"])
+        self.obs = st["obs"].copy()
+        self.ep_return, self.ep_length = st["ep_return"], st["ep_length"]
+
 
 def evaluate(env, scaler: ActionScaler, act: ActFn, n_episodes: int) -> list[float]:
     """Returns of n full episodes on `env` (its episodes are independent of training's)."""
@@ -156,3 +173,46 @@ def evaluate(env, scaler: ActionScaler, act: ActFn, n_episodes: int) -> list[flo
 
 def monitor_path(log_dir: str, rank: int, tag: str = "") -> str:
     return os.path.join(log_dir, f"{rank}{'.' + tag if tag else ''}.monitor.csv")
+
+
+def _time_limit(env):
+    """The TimeLimit wrapper in env's chain (it holds the step count of the episode in progress), or None."""
+    e = env
+    while e is not None:
+        if hasattr(e, "_elapsed_steps"):
+            return e
+        e = getattr(e, "env", None)
+    return None
+
+
+def get_env_state(env) -> dict:
+    """Everything needed to continue the episode in progress exactly: the physics state (MuJoCo: the full
+    integration state, warm-start included), the env's RNG and the time-limit counter."""
+    u = env.unwrapped
+    st: dict = {"np_random": u.np_random.bit_generator.state if getattr(u, "_np_random", None) is not None else None}
+    tl = _time_limit(env)
+    st["elapsed"] = tl._elapsed_steps if tl is not None else None
+    if hasattr(u, "model") and hasattr(u, "data"):  # gymnasium MujocoEnv
+        # The whole MjData, not only the integration state: rewards read positions computed at the start of the
+        # last mj_step (e.g. Reacher), which mj_forward after mj_setState would recompute at the new state.
+        st["mujoco"] = pickle.dumps(u.data)
+    else:  # classic control and other pure-Python envs: their attributes are plain data
+        st["attrs"] = {k: v for k, v in vars(u).items() if k not in ("np_random", "_np_random", "spec", "screen", "clock", "renderer")
+                       and isinstance(v, (int, float, bool, np.ndarray, np.generic, type(None), tuple, list))}
+    return st
+
+
+def set_env_state(env, st: dict) -> None:
+    u = env.unwrapped
+    if st["np_random"] is not None:
+        u.np_random.bit_generator.state = st["np_random"]
+    tl = _time_limit(env)
+    if tl is not None and st["elapsed"] is not None:
+        tl._elapsed_steps = st["elapsed"]
+    if "mujoco" in st:
+        import mujoco
+
+        mujoco.mj_copyData(u.data, u.model, pickle.loads(st["mujoco"]))
+    else:
+        for k, v in st["attrs"].items():
+            setattr(u, k, v)

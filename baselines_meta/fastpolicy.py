@@ -7,17 +7,39 @@ gives the same actions as the Keras networks on the same weights.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Optional
+
 import numpy as np
 
-from baselines_meta.networks import Actor, MLPTrunk
+if TYPE_CHECKING:  # no TF import here: `--play` runs on these classes alone
+    from baselines_meta.networks import Actor, MLPTrunk
 
 
 class NumpyTrunk:
     """Dense -> LayerNorm -> ReLU stack of an MLPTrunk, with the optional second-layer input."""
 
-    def __init__(self, trunk: MLPTrunk):
+    def __init__(self, trunk: Optional["MLPTrunk"]):
         self.trunk = trunk
-        self.refresh()
+        if trunk is not None:
+            self.refresh()
+
+    def arrays(self, prefix: str) -> dict:
+        out = {}
+        for i, (k, b) in enumerate(zip(self.kernels, self.biases, strict=True)):
+            out[f"{prefix}kernel_{i}"], out[f"{prefix}bias_{i}"] = k, b
+        for i, (g, be, eps) in enumerate(self.norms):
+            out[f"{prefix}gamma_{i}"], out[f"{prefix}beta_{i}"], out[f"{prefix}eps_{i}"] = g, be, np.float64(eps)
+        return out
+
+    @classmethod
+    def from_arrays(cls, z, prefix: str) -> "NumpyTrunk":
+        t = cls(None)
+        n = len([k for k in z if k.startswith(f"{prefix}kernel_")])
+        t.kernels = [np.asarray(z[f"{prefix}kernel_{i}"], np.float64) for i in range(n)]
+        t.biases = [np.asarray(z[f"{prefix}bias_{i}"], np.float64) for i in range(n)]
+        t.norms = [(np.asarray(z[f"{prefix}gamma_{i}"], np.float64), np.asarray(z[f"{prefix}beta_{i}"], np.float64),
+                    float(z[f"{prefix}eps_{i}"])) for i in range(n) if f"{prefix}gamma_{i}" in z]
+        return t
 
     def refresh(self) -> None:
         t = self.trunk
@@ -44,7 +66,17 @@ class NumpyHead:
 
     def __init__(self, dense, tanh: bool):
         self.dense, self.tanh = dense, tanh
-        self.refresh()
+        if dense is not None:
+            self.refresh()
+
+    def arrays(self, prefix: str) -> dict:
+        return {f"{prefix}out_kernel": self.k, f"{prefix}out_bias": self.b}
+
+    @classmethod
+    def from_arrays(cls, z, prefix: str, tanh: bool) -> "NumpyHead":
+        h = cls(None, tanh)
+        h.k, h.b = np.asarray(z[f"{prefix}out_kernel"], np.float64), np.asarray(z[f"{prefix}out_bias"], np.float64)
+        return h
 
     def refresh(self) -> None:
         self.k = self.dense.kernel.numpy().astype(np.float64)
@@ -58,9 +90,19 @@ class NumpyHead:
 class NumpyActor:
     """mu(s) of an Actor in numpy: unit-box actions from already normalised observations."""
 
-    def __init__(self, actor: Actor):
-        self.trunk = NumpyTrunk(actor.trunk)
-        self.head = NumpyHead(actor.out, tanh=True)
+    def __init__(self, actor: Optional["Actor"]):
+        if actor is not None:
+            self.trunk = NumpyTrunk(actor.trunk)
+            self.head = NumpyHead(actor.out, tanh=True)
+
+    def arrays(self, prefix: str) -> dict:
+        return {**self.trunk.arrays(prefix), **self.head.arrays(prefix)}
+
+    @classmethod
+    def from_arrays(cls, z, prefix: str) -> "NumpyActor":
+        a = cls(None)
+        a.trunk, a.head = NumpyTrunk.from_arrays(z, prefix), NumpyHead.from_arrays(z, prefix, tanh=True)
+        return a
 
     def refresh(self) -> None:
         self.trunk.refresh()
@@ -73,8 +115,12 @@ class NumpyActor:
 class NumpyNormalizer:
     """clip((obs - mean) / std, -c, c) with a snapshot of the RunningMeanStd (identity when it is None)."""
 
-    def __init__(self, rms, clip: float):
+    def __init__(self, rms, clip: float, mean: Optional[np.ndarray] = None, std: Optional[np.ndarray] = None):
+        """rms: a RunningMeanStd to snapshot; or rms=None with fixed mean / std arrays (a saved policy)."""
         self.rms, self.clip = rms, clip
+        self.fixed = mean is not None
+        if self.fixed:
+            self.mean, self.std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
         self.refresh()
 
     def refresh(self) -> None:
@@ -83,6 +129,6 @@ class NumpyNormalizer:
             self.std = self.rms.std.numpy().astype(np.float64)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        if self.rms is None:
+        if self.rms is None and not self.fixed:
             return np.asarray(obs, np.float64)
         return np.minimum(np.maximum((obs - self.mean) / self.std, -self.clip), self.clip)

@@ -61,10 +61,12 @@ class TableOutput:
 class CSVOutput:
     """progress.csv; when new keys appear, the file is rewritten with the wider header (baselines)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, restore: Optional[dict] = None):
         self.path = path
-        self.keys: list[str] = []
-        self.rows: list[dict] = []
+        self.keys: list[str] = list(restore["keys"]) if restore else []
+        self.rows: list[dict] = [dict(r) for r in restore["rows"]] if restore else []
+        if restore is not None:
+            self._rewrite()
 
     def write(self, kvs: dict, step: int) -> None:
         new = [k for k in sorted(kvs) if k not in self.keys]
@@ -126,8 +128,17 @@ class TensorBoardOutput:
 class Logger:
     """record(key, value) then dump(step) writes one row to every output."""
 
-    def __init__(self, log_dir: Optional[str], formats: list[str], stdout: TextIO = sys.stdout):
+    def __init__(self, log_dir: Optional[str], formats: list[str], stdout: TextIO = sys.stdout,
+                 restore: Optional[dict] = None, sizes: Optional[dict] = None):
+        """restore / sizes: resuming a run, continue each file from its state at the checkpoint."""
         self.dir = log_dir
+        sizes = sizes or {}
+        if log_dir is not None:
+            for name in ("log.txt", "progress.json"):
+                path = os.path.join(log_dir, name)
+                if restore is not None and os.path.exists(path):
+                    with open(path, "r+b") as f:
+                        f.truncate(sizes.get(name, 0))
         self.kvs: dict = {}
         self.outputs = []
         self._log_file: Optional[TextIO] = None
@@ -138,13 +149,17 @@ class Logger:
                 self._log_file = open(os.path.join(log_dir, "log.txt"), "a")
                 self.outputs.append(TableOutput(self._log_file, own=True))
             elif f == "csv":
-                self.outputs.append(CSVOutput(os.path.join(log_dir, "progress.csv")))
+                self.outputs.append(CSVOutput(os.path.join(log_dir, "progress.csv"), (restore or {}).get("csv")))
             elif f == "json":
                 self.outputs.append(JSONOutput(os.path.join(log_dir, "progress.json")))
             elif f == "tensorboard":
                 self.outputs.append(TensorBoardOutput(log_dir))
         self._echo = "stdout" in formats
         self._stdout = stdout
+
+    def get_state(self) -> dict:
+        csvs = [o for o in self.outputs if isinstance(o, CSVOutput)]
+        return {"csv": {"keys": list(csvs[0].keys), "rows": [dict(r) for r in csvs[0].rows]} if csvs else None}
 
     def record(self, key: str, value) -> None:
         self.kvs[key] = value

@@ -81,3 +81,16 @@ class ReplayBuffer:
             raise ValueError("cannot sample from an empty replay buffer")
         shape = (batch_size,) if n_batches is None else (n_batches, batch_size)
         return self.get(rng.integers(0, self.size, size=shape))
+
+    _FIELDS = ("obs0", "actions", "rewards", "obs1", "terminated", "truncated")
+
+    def get_state(self) -> dict:
+        """The stored rows only (a partly filled buffer saves only what it holds)."""
+        return {"size": self.size, "next_idx": self.next_idx, **{k: getattr(self, k)[: self.size].copy() for k in self._FIELDS}}
+
+    def set_state(self, st: dict) -> None:
+        if st["size"] > self.capacity:
+            raise ValueError(f"checkpoint replay holds {st['size']} transitions, more than the capacity {self.capacity}")
+        for k in self._FIELDS:
+            getattr(self, k)[: st["size"]] = st[k]
+        self.size, self.next_idx = int(st["size"]), int(st["next_idx"])

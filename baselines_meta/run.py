@@ -95,6 +95,13 @@ def build_parser() -> Parser:
     g.add_argument("--log_path", default=None, help="run directory (else $OPENAI_LOGDIR, else ./logs/<env>-<alg>-seed<seed>-<time>)")
     g.add_argument("--log_formats", default=None, help="comma list of stdout,log,csv,json,tensorboard (else $OPENAI_LOG_FORMAT, else stdout,log,csv)")
     g.add_argument("--overwrite", action="store_true", help="replace the logs of an existing run in --log_path")
+    g.add_argument("--resume", action="store_true", help="continue the run in --log_path from its last checkpoint (its config.json decides every other setting)")
+    g.add_argument("--save_interval", type=_positive_int("--save_interval"), default=None, help="env steps per worker between checkpoints (default: every epoch)")
+    g.add_argument("--save_path", default=None, help="write the final policy (actor, teacher, normalisation) to this .npz file")
+    g.add_argument("--load_path", default=None, help="a policy file written by --save_path (with --play)")
+    g.add_argument("--play", action="store_true", help="run deterministic episodes of --load_path's actor and print their returns")
+    g.add_argument("--play_episodes", type=_positive_int("--play_episodes"), default=5, help="episodes for --play")
+    g.add_argument("--video", default=None, help="with --play: record MP4s of the episodes into this directory (headless)")
     g.add_argument("--progress_bar", action=argparse.BooleanOptionalAction, default=r.progress_bar, help="progress bar on rank 0 when stdout is a terminal")
     g.add_argument("--sync_check_interval", type=_nonneg_int("--sync_check_interval"), default=r.sync_check_interval, help="epochs between MPI weight-equality checks (0: never)")
     g.add_argument("--deterministic_ops", action=argparse.BooleanOptionalAction, default=r.deterministic_ops, help="TF op determinism (seeded runs repeat exactly)")
@@ -174,7 +181,7 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
                             log_std_min=a.teacher_log_std_min, log_std_max=a.teacher_log_std_max, network=net)
     return RunConfig(alg=a.alg, env_id=a.env_id, seed=a.seed, preset=a.preset, log_path=a.log_path,
                      log_formats=a.log_formats, progress_bar=a.progress_bar, sync_check_interval=a.sync_check_interval,
-                     deterministic_ops=a.deterministic_ops, fast=a.fast, ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))
+                     deterministic_ops=a.deterministic_ops, fast=a.fast, save_interval=a.save_interval, ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))
 
 
 def _quiet_tf() -> None:
@@ -182,41 +189,119 @@ def _quiet_tf() -> None:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-identical results across runs and ranks
 
 
-def train(cfg: RunConfig, overwrite: bool = False, stdout=None):
+def train(cfg: RunConfig, overwrite: bool = False, stdout=None, resume: bool = False, save_path: Optional[str] = None):
     """Run one training job (call on every MPI rank). Returns the algorithm's RunOutcome."""
     _quiet_tf()
     from baselines_meta.training import RunContext
 
-    ctx = RunContext(cfg, overwrite=overwrite, stdout=stdout)
+    ctx = RunContext(cfg, overwrite=overwrite, stdout=stdout, resume=resume)
     try:
         if cfg.alg == "ddpg":
             from baselines_meta.ddpg.learn import learn
         else:
             from baselines_meta.meta.learn import learn
         out = learn(ctx)
+        if save_path and ctx.rank == 0:
+            from baselines_meta.policy_io import save_policy
+
+            save_policy(save_path, cfg, out.learner, out.teacher)
+            ctx.logger.info(f"policy saved to {save_path}")
         ctx.logger.info(f"logs in {os.path.abspath(ctx.log_dir)}")
         return out
     finally:
         ctx.close()
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    _quiet_tf()
-    from baselines_meta.envs import EnvError, make_env
-    from baselines_meta.logger import LogFormatError, parse_formats
-    from baselines_meta.noise import NoiseSpecError
-    from baselines_meta.training import RunDirError
+def resume_config(args: argparse.Namespace) -> RunConfig:
+    """--resume: the run's own config.json is authoritative (its flags, seed and budget)."""
+    import json
+
+    path = args.log_path or os.environ.get("OPENAI_LOGDIR")
+    if not path:
+        raise UsageError("--resume needs --log_path (or $OPENAI_LOGDIR) naming the run to continue")
+    cfg_file = os.path.join(path, "config.json")
+    try:
+        with open(cfg_file) as f:
+            d = json.load(f)
+        cfg = RunConfig.from_dict(d)
+    except FileNotFoundError:
+        raise UsageError(f"nothing to resume: {path} holds no run (no config.json)") from None
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise UsageError(f"cannot read {cfg_file}: {e}") from None
+    return dataclasses.replace(cfg, log_path=path, progress_bar=args.progress_bar)
+
+
+def _play(args: argparse.Namespace) -> int:
+    """--play imports no TensorFlow: a saved actor runs in numpy (and TF next to EGL rendering can crash)."""
+    from baselines_meta.envs import EnvError
+    from baselines_meta.policy_io import PolicyFileError, play
 
     try:
-        args = build_parser().parse_args(argv)
-        cfg = config_from_args(args)
-        parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout")
-        make_env(cfg.env_id).close()
-        train(cfg, overwrite=args.overwrite)
-    except (UsageError, EnvError, NoiseSpecError, RunDirError, LogFormatError) as e:
+        if not args.load_path:
+            raise UsageError("--play needs --load_path")
+        play(args.load_path, args.play_episodes, args.seed, args.video)
+    except (UsageError, EnvError, PolicyFileError) as e:
         print(f"baselines_meta.run: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     return 0
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        print(f"baselines_meta.run: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.play:
+        return _play(args)
+    from baselines_meta.checkpoint import CheckpointError
+    from baselines_meta.envs import EnvError, make_env
+    from baselines_meta.logger import LogFormatError, parse_formats
+    from baselines_meta.noise import NoiseSpecError
+    from baselines_meta.policy_io import PolicyFileError
+    from baselines_meta.training import NonFiniteError, RunDirError, RunInterrupted
+
+    try:
+        if args.resume and args.overwrite:
+            raise UsageError("--resume and --overwrite exclude each other")
+        cfg = resume_config(args) if args.resume else config_from_args(args)
+        parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout")
+        make_env(cfg.env_id).close()
+        train(cfg, overwrite=args.overwrite, resume=args.resume, save_path=args.save_path)
+    except (UsageError, EnvError, NoiseSpecError, RunDirError, LogFormatError, PolicyFileError, CheckpointError) as e:
+        print(f"baselines_meta.run: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except RunInterrupted as e:
+        from baselines_meta import mpi
+
+        if mpi.rank() == 0:
+            print(f"baselines_meta.run: {e}", file=sys.stderr)
+        return 128 + e.signum
+    except NonFiniteError as e:
+        print(f"baselines_meta.run: error: {e}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:  # before the training loop installed its handlers: nothing to save yet
+        print("baselines_meta.run: interrupted before training started", file=sys.stderr)
+        return 130
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    _quiet_tf()
+    try:
+        return _main(argv)
+    except Exception:
+        # An unexpected error on one MPI rank must not leave the others waiting in a collective forever.
+        from baselines_meta import mpi
+
+        if mpi.size() > 1:
+            import traceback
+
+            traceback.print_exc()
+            sys.stderr.write(f"baselines_meta.run: rank {mpi.rank()} failed; aborting all {mpi.size()} ranks\n")
+            sys.stderr.flush()
+            mpi.COMM.Abort(1)
+        raise
 
 
 if __name__ == "__main__":

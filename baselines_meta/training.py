@@ -8,6 +8,7 @@ import collections
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,12 +19,28 @@ import numpy as np
 
 from baselines_meta import mpi
 from baselines_meta.config import RunConfig
-from baselines_meta.envs import EnvRunner, Monitor, Rollout, evaluate, make_env, monitor_path
+from baselines_meta.checkpoint import Checkpointer
+from baselines_meta.envs import EnvRunner, Monitor, Rollout, evaluate, get_env_state, make_env, monitor_path, set_env_state
 from baselines_meta.logger import Logger, NullLogger, parse_formats
 
 
 class RunDirError(ValueError):
     pass
+
+
+class RunInterrupted(Exception):
+    """A signal asked the run to stop; a checkpoint was written first."""
+
+    def __init__(self, signum: int, steps: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name} at step {steps}; checkpoint saved, continue with --resume")
+        self.signum, self.steps = signum, steps
+
+
+class NonFiniteError(Exception):
+    """A loss or an action was NaN/inf; the run stops without overwriting the last good checkpoint."""
+
+
+LOG_FILES = ("progress.csv", "progress.json", "log.txt", "evaluations.csv")
 
 
 def default_log_dir(cfg: RunConfig) -> str:
@@ -35,12 +52,16 @@ def default_log_dir(cfg: RunConfig) -> str:
     return os.path.join("logs", f"{cfg.env_id}-{cfg.alg}-seed{cfg.seed}-{stamp}")
 
 
-def prepare_log_dir(path: str, overwrite: bool) -> None:
-    """Create the run directory; refuse one that already holds a run unless overwrite is given."""
+def prepare_log_dir(path: str, overwrite: bool, resume: bool = False) -> None:
+    """Create the run directory; refuse one that already holds a run unless overwrite (or resume) is given."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise RunDirError(f"log path {path} exists and is not a directory")
+    if resume:
+        if not os.path.exists(os.path.join(path, "config.json")):
+            raise RunDirError(f"nothing to resume: {path} holds no run (no config.json)")
+        return
     if os.path.isdir(path) and os.path.exists(os.path.join(path, "config.json")) and not overwrite:
-        raise RunDirError(f"{path} already holds a run; pass --overwrite to replace it or choose another --log_path")
+        raise RunDirError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --log_path")
     try:
         os.makedirs(path, exist_ok=True)
         probe = os.path.join(path, ".write_test")
@@ -50,9 +71,17 @@ def prepare_log_dir(path: str, overwrite: bool) -> None:
     except OSError as e:
         raise RunDirError(f"cannot write to log path {path}: {e.strerror or e}") from None
     if overwrite:
-        for name in os.listdir(path):
-            if name in ("progress.csv", "progress.json", "log.txt", "evaluations.csv", "config.json") or name.endswith(".monitor.csv"):
-                os.remove(os.path.join(path, name))
+        clear_run_files(path)
+
+
+def clear_run_files(path: str) -> None:
+    """Remove a run's logs and checkpoints (--overwrite, or --resume of a run that never checkpointed)."""
+    import shutil
+
+    for name in os.listdir(path):
+        if name in LOG_FILES + ("config.json",) or name.endswith(".monitor.csv"):
+            os.remove(os.path.join(path, name))
+    shutil.rmtree(os.path.join(path, "checkpoints"), ignore_errors=True)
 
 
 def package_versions() -> dict:
@@ -100,8 +129,12 @@ def configure_tf(cfg: RunConfig, seed: int) -> None:
 class EvalWriter:
     """evaluations.csv: steps (per worker), total_steps (all workers), then one column per episode return."""
 
-    def __init__(self, path: str, n_episodes: int):
+    def __init__(self, path: str, n_episodes: int, truncate_to: Optional[int] = None):
         self.path = path
+        if truncate_to is not None:  # resume: drop rows written after the checkpoint
+            with open(path, "r+b") as f:
+                f.truncate(truncate_to)
+            return
         with open(path, "w", newline="") as f:
             csv.writer(f).writerow(["steps", "total_steps"] + [f"return_{i}" for i in range(n_episodes)])
 
@@ -130,7 +163,8 @@ class Evaluator:
         self.scaler = ActionScaler(self.env.action_space.low, self.env.action_space.high)
         self.next_at = self.interval
         self.last_steps = -1
-        self.writer = EvalWriter(os.path.join(ctx.log_dir, "evaluations.csv"), self.n_total) if ctx.rank == 0 else None
+        path = os.path.join(ctx.log_dir, "evaluations.csv")
+        self.writer = EvalWriter(path, self.n_total, ctx.resume_size(path)) if ctx.rank == 0 else None
 
     def due(self, steps: int) -> bool:
         return self.n_total > 0 and steps >= self.next_at
@@ -144,6 +178,13 @@ class Evaluator:
             self.next_at += self.interval
         self.last_steps = steps
         return allr
+
+    def get_state(self) -> dict:
+        return {"env": get_env_state(self.env), "next_at": self.next_at, "last_steps": self.last_steps}
+
+    def set_state(self, st: dict) -> None:
+        set_env_state(self.env, st["env"])
+        self.next_at, self.last_steps = st["next_at"], st["last_steps"]
 
 
 @dataclass
@@ -186,7 +227,7 @@ def _std(x) -> float:
 class RunContext:
     """Per-run wiring: config, rank, seeds, log dir, logger, envs and monitors."""
 
-    def __init__(self, cfg: RunConfig, overwrite: bool = False, stdout=None):
+    def __init__(self, cfg: RunConfig, overwrite: bool = False, stdout=None, resume: bool = False):
         self.cfg = cfg
         self.rank, self.size = mpi.rank(), mpi.size()
         self.seed = mpi.rank_seed(cfg.seed)
@@ -195,14 +236,25 @@ class RunContext:
         err = None
         if self.rank == 0:
             try:
-                prepare_log_dir(log_dir, overwrite)
+                prepare_log_dir(log_dir, overwrite, resume)
             except RunDirError as e:
                 err = str(e)
         log_dir, err = mpi.COMM.bcast((log_dir, err), root=0)
         if err:
             raise RunDirError(err)
         self.log_dir = log_dir
-        self.logger = Logger(log_dir, formats, stdout=stdout or sys.stdout) if self.rank == 0 else NullLogger()
+        self.checkpointer = Checkpointer(log_dir, self.rank)
+        loaded = self.checkpointer.load_common() if resume else None
+        if resume and loaded is None:  # killed before its first checkpoint: start over
+            if self.rank == 0:
+                clear_run_files(log_dir)
+            mpi.COMM.Barrier()
+            self.checkpointer = Checkpointer(log_dir, self.rank)
+        self.resume_state: Optional[dict] = loaded["state"] if loaded else None
+        self._sizes: dict = self.resume_state["ctx"]["sizes"] if self.resume_state else {}
+        logger_state = self.resume_state["ctx"]["logger"] if self.resume_state else None
+        self.logger = (Logger(log_dir, formats, stdout=stdout or sys.stdout, restore=logger_state, sizes=self._sizes)
+                       if self.rank == 0 else NullLogger())
         # Independent streams per purpose, all derived from this rank's seed.
         self._seq = dict(zip(("train", "eval", "d1", "replay", "noise", "teacher"), np.random.SeedSequence(self.seed).spawn(6)))
         self.replay_rng = np.random.default_rng(self._seq["replay"])
@@ -213,15 +265,83 @@ class RunContext:
         self.t_start = time.time()
         self.episode_history: collections.deque = collections.deque(maxlen=100)
         self.total_episodes = 0
-        if self.rank == 0:
+        self.stop_signal: Optional[int] = None
+        self._old_handlers: dict = {}
+        self.next_save = cfg.save_interval or 0
+        if self.resume_state is not None:
+            c = self.resume_state["ctx"]
+            self.t_start = time.time() - c["elapsed"]
+            self.episode_history.extend(c["episode_history"])
+            self.total_episodes = c["total_episodes"]
+            self.next_save = c["next_save"]
+            for name in ("replay", "noise", "teacher"):
+                getattr(self, f"{name}_rng").bit_generator.state = c["rngs"][name]
+            self.logger.info(f"resumed from the checkpoint at step {self.resume_state['loop'].steps}")
+        elif self.rank == 0:
             self._write_config()
+
+    # ------------------------------------------------------------------ checkpoints and signals
+    def resume_size(self, path: str) -> Optional[int]:
+        """Byte length `path` had at the checkpoint being resumed (None when not resuming)."""
+        return self._sizes.get(os.path.basename(path)) if self.resume_state is not None else None
+
+    def install_signal_handlers(self) -> None:
+        """SIGINT / SIGTERM ask for a checkpoint at the end of the current cycle, then a clean stop."""
+        def handler(signum, frame):
+            self.stop_signal = signum
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old_handlers[sig] = signal.signal(sig, handler)
+            except ValueError:  # not the main thread (in-process use): no handlers
+                pass
+
+    def get_state(self) -> dict:
+        sizes = {}
+        files = [os.path.join(self.log_dir, f) for f in LOG_FILES] if self.rank == 0 else []
+        files += [m.path for m in self.monitors]
+        for f in files:
+            if os.path.exists(f):
+                sizes[os.path.basename(f)] = os.path.getsize(f)
+        return {"elapsed": time.time() - self.t_start, "episode_history": list(self.episode_history),
+                "total_episodes": self.total_episodes, "next_save": self.next_save, "sizes": sizes,
+                "rngs": {n: getattr(self, f"{n}_rng").bit_generator.state for n in ("replay", "noise", "teacher")},
+                "logger": self.logger.get_state()}
+
+    def after_cycle(self, steps: int, epoch: int, epoch_end: bool, done: bool, make_state: Callable[[], dict]) -> None:
+        """Write a checkpoint when due (every save_interval steps, else each epoch; at the end; on a signal).
+
+        The stop decision is collective, so all ranks save the same step and leave together.
+        """
+        stop_sig = int(mpi.COMM.allreduce(self.stop_signal or 0, op=mpi.MPI.MAX)) if self.size > 1 else (self.stop_signal or 0)
+        si = self.cfg.save_interval
+        due = done or stop_sig or (epoch_end if not si else steps >= self.next_save)
+        if si:
+            while self.next_save <= steps:
+                self.next_save += si
+        if due:
+            state = make_state()
+            state["ctx"] = self.get_state()
+            self.checkpointer.save(steps, epoch, state)
+        if stop_sig and not done:
+            raise RunInterrupted(stop_sig, steps)
+
+    def check_finite(self, steps: int, **values) -> None:
+        """Stop (collectively) when any loss or action is NaN/inf, naming the step and the quantity."""
+        bad = [k for k, v in values.items() if not np.all(np.isfinite(np.asarray(v, np.float64)))]
+        anybad = mpi.COMM.allreduce(len(bad), op=mpi.MPI.MAX) if self.size > 1 else len(bad)
+        if anybad:
+            what = ", ".join(bad) if bad else "a value on another rank"
+            raise NonFiniteError(f"non-finite {what} at step {steps}; run stopped, the last good checkpoint in "
+                                 f"{self.checkpointer.dir} is kept")
 
     def env_seed(self, purpose: str) -> int:
         return int(self._seq[purpose].generate_state(1)[0])
 
     def make_runner(self, purpose: str, monitor_tag: str = "") -> EnvRunner:
         env = make_env(self.cfg.env_id)
-        mon = Monitor(monitor_path(self.log_dir, self.rank, monitor_tag), self.cfg.env_id)
+        path = monitor_path(self.log_dir, self.rank, monitor_tag)
+        mon = Monitor(path, self.cfg.env_id, truncate_to=self.resume_size(path))
         self.monitors.append(mon)
         return EnvRunner(env, self.env_seed(purpose), monitor=mon)
 
@@ -273,6 +393,8 @@ class RunContext:
         return self.logger.dump(steps)
 
     def close(self) -> None:
+        for sig, h in self._old_handlers.items():
+            signal.signal(sig, h)
         for m in self.monitors:
             m.close()
         self.logger.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -106,35 +107,89 @@ class RunOutcome(NamedTuple):
     teacher: Optional[object] = None  # meta.teacher.TeacherLearner for the meta algorithms
 
 
+@dataclass
+class LoopState:
+    """Where the loop is; checkpointed with everything else so a resumed run continues mid-epoch."""
+
+    steps: int = 0  # env steps of this worker
+    epoch: int = 0
+    cycle: int = 0  # cycles finished in the current epoch
+    epoch_steps: int = 0
+    epoch_elapsed: float = 0.0  # seconds of the current epoch before a checkpoint (for time/fps)
+    stats: EpochStats = field(default_factory=EpochStats)
+    last_eval: Optional[list] = None
+    extra: dict = field(default_factory=dict)  # algorithm-specific (meta: R_pi, per-epoch meta statistics)
+
+
+def finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: float, learner_sync: list, extra_fn,
+                 make_state) -> float:
+    """Count the cycle; at an epoch's end check MPI sync and log; checkpoint when due. Returns the epoch start."""
+    loop.cycle += 1
+    epoch_end = loop.cycle >= n_cycles
+    budget = ctx.cfg.schedule.num_timesteps
+    if epoch_end:
+        if ctx.cfg.sync_check_interval > 0 and (loop.epoch + 1) % ctx.cfg.sync_check_interval == 0:
+            mpi.check_synced(learner_sync)
+        ctx.epoch_record(loop.stats, loop.epoch, loop.steps, loop.epoch_steps, epoch_t0, extra_fn())
+        loop.epoch += 1
+        loop.cycle, loop.epoch_steps, loop.epoch_elapsed = 0, 0, 0.0
+        loop.stats = EpochStats()
+        epoch_t0 = time.time()
+    else:
+        loop.epoch_elapsed = time.time() - epoch_t0
+    ctx.after_cycle(loop.steps, loop.epoch, epoch_end, loop.steps >= budget, make_state)
+    return epoch_t0
+
+
 def learn(ctx: RunContext) -> RunOutcome:
     cfg, sch, dc = ctx.cfg, ctx.cfg.schedule, ctx.cfg.ddpg
     runner = ctx.make_runner("train")
     O, A = runner.obs_dim, runner.act_dim
-    learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast)
+    learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast, seed=ctx.env_seed("noise"))
     mpi.sync_from_root(learner.sync_variables())
     policy = DDPGPolicy(learner, ctx.noise_rng, fast=cfg.fast)
-    policy.reset()  # per-rank perturbation of the now-synchronised actor
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
     trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
+    loop = LoopState()
+    if ctx.resume_state is not None:
+        st = ctx.resume_state
+        learner.set_state(st["learner"])
+        policy.set_state(st["policy"])
+        buffer.set_state(st["buffer"])
+        runner.set_state(st["runner"])
+        evaluator.set_state(st["evaluator"])
+        loop = st["loop"]
+    else:
+        policy.reset()  # per-rank perturbation of the now-synchronised actor
+
+    def make_state() -> dict:
+        return {"learner": learner.get_state(), "policy": policy.get_state(), "buffer": buffer.get_state(),
+                "runner": runner.get_state(), "evaluator": evaluator.get_state(), "loop": loop}
+
+    ctx.install_signal_handlers()
     bar = ProgressBar(sch.num_timesteps, cfg.progress_bar)
-    steps, last_eval = 0, None
-    for epoch, cycles in enumerate(epoch_plan(sch.num_timesteps, sch.nb_rollout_steps, sch.nb_epoch_cycles)):
-        stats, t0, epoch_steps = EpochStats(), time.time(), 0
-        for n in cycles:
-            ro = runner.run(n, policy.explore, on_episode_end=policy.reset)
-            store(buffer, ro, dc.reward_scale)
-            if learner.obs_rms is not None:
-                learner.obs_rms.update(ro.obs0)
-            steps += n
-            epoch_steps += n
-            stats.add_rollout(ro, learner.q_values(ro.obs0, ro.actions).numpy())
-            add_train_results(stats, trainer.train(buffer, sch.nb_train_steps))
-            policy.refresh()
-            if evaluator.due(steps) or (steps >= sch.num_timesteps and evaluator.n_total > 0):
-                last_eval = stats.eval_returns = evaluator.run(steps, policy.greedy)
-            bar.update(steps, f"eval {np.mean(last_eval):.1f}" if last_eval else "")
-        if cfg.sync_check_interval > 0 and (epoch + 1) % cfg.sync_check_interval == 0:
-            mpi.check_synced(learner.sync_variables())
-        ctx.epoch_record(stats, epoch, steps, epoch_steps, t0, reference_stats(learner, buffer, ctx.replay_rng))
-    return RunOutcome(steps, last_eval, learner, buffer)
+    plan = epoch_plan(sch.num_timesteps, sch.nb_rollout_steps, sch.nb_epoch_cycles)
+    epoch_t0 = time.time() - loop.epoch_elapsed
+    while loop.epoch < len(plan):
+        cycles = plan[loop.epoch]
+        n = cycles[loop.cycle]
+        ro = runner.run(n, policy.explore, on_episode_end=policy.reset)
+        store(buffer, ro, dc.reward_scale)
+        if learner.obs_rms is not None:
+            learner.obs_rms.update(ro.obs0)
+        loop.steps += n
+        loop.epoch_steps += n
+        qs = learner.q_values(ro.obs0, ro.actions).numpy()
+        loop.stats.add_rollout(ro, qs)
+        results = trainer.train(buffer, sch.nb_train_steps)
+        add_train_results(loop.stats, results)
+        ctx.check_finite(loop.steps, actions=ro.raw_actions, Q=qs, critic_loss=[r.critic_loss for r in results],
+                         actor_loss=[r.actor_loss for r in results])
+        policy.refresh()
+        if evaluator.due(loop.steps) or (loop.steps >= sch.num_timesteps and evaluator.n_total > 0):
+            loop.last_eval = loop.stats.eval_returns = evaluator.run(loop.steps, policy.greedy)
+        bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
+        epoch_t0 = finish_cycle(ctx, loop, len(cycles), epoch_t0, learner.sync_variables(),
+                                lambda: reference_stats(learner, buffer, ctx.replay_rng), make_state)
+    return RunOutcome(loop.steps, loop.last_eval, learner, buffer)

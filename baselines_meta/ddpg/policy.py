@@ -44,6 +44,14 @@ class DDPGPolicy:
             a = a + self.action_noise()
         return np.minimum(np.maximum(a, -1.0), 1.0).astype(np.float32)
 
+    def get_state(self) -> dict:
+        return {"ou": self.action_noise.state.copy() if self.action_noise is not None else None}
+
+    def set_state(self, st: dict) -> None:
+        if self.action_noise is not None:
+            self.action_noise.state = st["ou"].copy()
+        self.refresh()
+
     def reset(self) -> None:
         """At each episode end (baselines `agent.reset`): new weight perturbation, OU state back to 0."""
         if self.action_noise is not None:

@@ -19,13 +19,13 @@ from typing import Optional
 import numpy as np
 
 from baselines_meta import mpi
-from baselines_meta.ddpg.learn import RunOutcome, StudentTrainer, add_train_results, reference_stats, store
+from baselines_meta.ddpg.learn import LoopState, RunOutcome, StudentTrainer, add_train_results, finish_cycle, reference_stats, store
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.envs import Rollout
 from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
 from baselines_meta.replay import ReplayBuffer
-from baselines_meta.training import EpochStats, Evaluator, ProgressBar, RunContext
+from baselines_meta.training import Evaluator, ProgressBar, RunContext
 
 
 def estimate_return(ro: Rollout, mode: str, previous: Optional[float]) -> Optional[float]:
@@ -57,13 +57,21 @@ def cycle_sizes(remaining: int, n0: int, n1: int) -> tuple[int, int]:
     return a, min(n1, remaining - a)
 
 
+META_KEYS = ("meta/reward", "meta/R_pi", "meta/R_pi_prime", "teacher/loss", "teacher/entropy", "teacher/log_std_mean",
+             "teacher/action_mean", "teacher/action_std")
+
+
+def _fresh_epoch_extra() -> dict:
+    return {"meta": {k: [] for k in META_KEYS}, "explore_returns": [], "look_returns": []}
+
+
 def learn(ctx: RunContext) -> RunOutcome:
     cfg, sch = ctx.cfg, ctx.cfg.schedule
     dc = dataclasses.replace(cfg.ddpg, noise_type="none")  # the teacher replaces the noise process
     runner0 = ctx.make_runner("train")  # D0 (teacher), monitor <rank>.monitor.csv
     runner1 = ctx.make_runner("d1", monitor_tag="d1")  # D1 (look-ahead student), <rank>.d1.monitor.csv
     O, A = runner0.obs_dim, runner0.act_dim
-    learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast)
+    learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast, seed=ctx.env_seed("noise"))
     teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor, jit_compile=cfg.fast)
     mpi.sync_from_root(learner.sync_variables() + teacher.sync_variables())
     student = DDPGPolicy(learner, ctx.noise_rng, fast=cfg.fast)
@@ -72,83 +80,106 @@ def learn(ctx: RunContext) -> RunOutcome:
     d0 = ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal)
     trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
-    bar = ProgressBar(sch.num_timesteps, cfg.progress_bar)
     budget = sch.num_timesteps
+    loop = LoopState(extra=_fresh_epoch_extra())
 
-    # Algorithm 1 lines 2-3: D1 from the initial pi gives R_pi; B = D1.
-    n_init = min(sch.nb_eval_steps, budget)
-    ro1 = runner1.run(n_init, student.greedy)
-    r_pi = estimate_return(ro1, sch.meta_reward, None)
-    store(buffer, ro1, dc.reward_scale)
-    if learner.obs_rms is not None:
-        learner.obs_rms.update(ro1.obs0)
+    if ctx.resume_state is not None:
+        st = ctx.resume_state
+        learner.set_state(st["learner"])
+        teacher.set_state(st["teacher"])
+        buffer.set_state(st["buffer"])
+        runner0.set_state(st["runner0"])
+        runner1.set_state(st["runner1"])
+        evaluator.set_state(st["evaluator"])
+        loop = st["loop"]
+    else:
+        # Algorithm 1 lines 2-3: D1 from the initial pi gives R_pi; B = D1.
+        n_init = min(sch.nb_eval_steps, budget)
+        ro1 = runner1.run(n_init, student.greedy)
+        loop.extra["r_pi"] = estimate_return(ro1, sch.meta_reward, None)
+        store(buffer, ro1, dc.reward_scale)
+        if learner.obs_rms is not None:
+            learner.obs_rms.update(ro1.obs0)
+        loop.steps = n_init
     student.refresh()
     explorer.refresh()
-    steps, epoch, last_eval = n_init, 0, None
 
-    while steps < budget:
-        stats, t0, epoch_steps = EpochStats(), time.time(), 0
-        meta = {k: [] for k in ("meta/reward", "meta/R_pi", "meta/R_pi_prime", "teacher/loss", "teacher/entropy",
-                                "teacher/log_std_mean", "teacher/action_mean", "teacher/action_std")}
-        look_returns, explore_returns = [], []
-        for _ in range(sch.nb_epoch_cycles):
-            if steps >= budget:
-                break
-            n0, n1 = cycle_sizes(budget - steps, sch.nb_explore_steps, sch.nb_eval_steps)
-            # 1. D0 from the teacher
-            ro0 = runner0.run(n0, explorer.sample)
-            explore_returns += ro0.episode_returns
-            d0.clear()
-            store(d0, ro0, dc.reward_scale)
-            if n1 > 0:
-                snap = StudentSnapshot(learner) if sch.lookahead == "copy" else None
-                # 2. pi -> pi' on D0 only
-                add_train_results(stats, trainer.train(d0, sch.nb_train_steps))
-                student.refresh()
-                # 3. D1 from the deterministic pi'
-                ro1 = runner1.run(n1, student.greedy)
-                look_returns += ro1.episode_returns
-                r_pi_prime = estimate_return(ro1, sch.meta_reward, r_pi)
-                # 4. meta reward
-                meta_reward = (r_pi_prime - r_pi) if (r_pi is not None and r_pi_prime is not None) else 0.0
-                # 5. teacher step(s) on D0 with the log-density of the raw Gaussian samples
-                ts = teacher.stats(ro0.obs0, ro0.raw_actions, np.float32(meta_reward))
-                teacher.train(ro0.obs0, ro0.raw_actions, meta_reward, sch.nb_teacher_steps)
-                if snap is not None:
-                    snap.restore()
-                for k, v in (("meta/reward", meta_reward), ("meta/R_pi", r_pi), ("meta/R_pi_prime", r_pi_prime),
-                             ("teacher/loss", float(ts.loss)), ("teacher/entropy", float(ts.entropy)),
-                             ("teacher/log_std_mean", float(ts.log_std_mean)),
-                             ("teacher/action_mean", float(ts.action_mean)), ("teacher/action_std", float(ts.action_std))):
-                    meta[k].append(np.nan if v is None else v)
-                r_pi = r_pi_prime
-            else:
-                ro1 = None
-            # 6. B <- B + D0 + D1; normaliser sees each once
-            store(buffer, ro0, dc.reward_scale)
-            new_obs = [ro0.obs0]
-            if ro1 is not None:
-                store(buffer, ro1, dc.reward_scale)
-                new_obs.append(ro1.obs0)
-            if learner.obs_rms is not None:
-                learner.obs_rms.update(np.concatenate(new_obs))
-            # 7. student on B
-            add_train_results(stats, trainer.train(buffer, sch.nb_train_steps))
+    def make_state() -> dict:
+        return {"learner": learner.get_state(), "teacher": teacher.get_state(), "buffer": buffer.get_state(),
+                "runner0": runner0.get_state(), "runner1": runner1.get_state(), "evaluator": evaluator.get_state(),
+                "loop": loop}
+
+    def epoch_extra() -> dict:
+        ex = loop.extra
+        out = {k: (float(np.nanmean(v)) if len(v) and np.isfinite(v).any() else float("nan")) for k, v in ex["meta"].items()}
+        out["explore/return"] = float(np.mean(ex["explore_returns"])) if ex["explore_returns"] else float("nan")
+        out["lookahead/return"] = float(np.mean(ex["look_returns"])) if ex["look_returns"] else float("nan")
+        out.update(reference_stats(learner, buffer, ctx.replay_rng))
+        r_pi = ex["r_pi"]
+        loop.extra = _fresh_epoch_extra()
+        loop.extra["r_pi"] = r_pi
+        return out
+
+    ctx.install_signal_handlers()
+    bar = ProgressBar(budget, cfg.progress_bar)
+    epoch_t0 = time.time() - loop.epoch_elapsed
+    while loop.steps < budget:
+        ex = loop.extra
+        n0, n1 = cycle_sizes(budget - loop.steps, sch.nb_explore_steps, sch.nb_eval_steps)
+        # 1. D0 from the teacher
+        ro0 = runner0.run(n0, explorer.sample)
+        ex["explore_returns"] += ro0.episode_returns
+        d0.clear()
+        store(d0, ro0, dc.reward_scale)
+        losses, ro1 = [], None
+        if n1 > 0:
+            snap = StudentSnapshot(learner) if sch.lookahead == "copy" else None
+            # 2. pi -> pi' on D0 only
+            res = trainer.train(d0, sch.nb_train_steps)
+            losses += res
+            add_train_results(loop.stats, res)
             student.refresh()
-            explorer.refresh()
-            n = n0 + n1
-            steps += n
-            epoch_steps += n
-            stats.add_rollout(ro0, learner.q_values(ro0.obs0, ro0.actions).numpy())
-            if evaluator.due(steps) or (steps >= budget and evaluator.n_total > 0):
-                last_eval = stats.eval_returns = evaluator.run(steps, student.greedy)
-            bar.update(steps, f"eval {np.mean(last_eval):.1f}" if last_eval else "")
-        if cfg.sync_check_interval > 0 and (epoch + 1) % cfg.sync_check_interval == 0:
-            mpi.check_synced(learner.sync_variables() + teacher.sync_variables())
-        extra = {k: (float(np.nanmean(v)) if len(v) and np.isfinite(v).any() else float("nan")) for k, v in meta.items()}
-        extra["explore/return"] = float(np.mean(explore_returns)) if explore_returns else float("nan")
-        extra["lookahead/return"] = float(np.mean(look_returns)) if look_returns else float("nan")
-        extra.update(reference_stats(learner, buffer, ctx.replay_rng))
-        ctx.epoch_record(stats, epoch, steps, epoch_steps, t0, extra)
-        epoch += 1
-    return RunOutcome(steps, last_eval, learner, buffer, teacher)
+            # 3. D1 from the deterministic pi'
+            ro1 = runner1.run(n1, student.greedy)
+            ex["look_returns"] += ro1.episode_returns
+            r_pi = ex["r_pi"]
+            r_pi_prime = estimate_return(ro1, sch.meta_reward, r_pi)
+            # 4. meta reward
+            meta_reward = (r_pi_prime - r_pi) if (r_pi is not None and r_pi_prime is not None) else 0.0
+            # 5. teacher step(s) on D0 with the log-density of the raw Gaussian samples
+            ts = teacher.stats(ro0.obs0, ro0.raw_actions, np.float32(meta_reward))
+            teacher.train(ro0.obs0, ro0.raw_actions, meta_reward, sch.nb_teacher_steps)
+            if snap is not None:
+                snap.restore()
+            for k, v in zip(META_KEYS, (meta_reward, r_pi, r_pi_prime, float(ts.loss), float(ts.entropy),
+                                        float(ts.log_std_mean), float(ts.action_mean), float(ts.action_std)), strict=True):
+                ex["meta"][k].append(np.nan if v is None else v)
+            ex["r_pi"] = r_pi_prime
+        # 6. B <- B + D0 + D1; normaliser sees each once
+        store(buffer, ro0, dc.reward_scale)
+        new_obs = [ro0.obs0]
+        if ro1 is not None:
+            store(buffer, ro1, dc.reward_scale)
+            new_obs.append(ro1.obs0)
+        if learner.obs_rms is not None:
+            learner.obs_rms.update(np.concatenate(new_obs))
+        # 7. student on B
+        res = trainer.train(buffer, sch.nb_train_steps)
+        losses += res
+        add_train_results(loop.stats, res)
+        student.refresh()
+        explorer.refresh()
+        n = n0 + n1
+        loop.steps += n
+        loop.epoch_steps += n
+        qs = learner.q_values(ro0.obs0, ro0.actions).numpy()
+        loop.stats.add_rollout(ro0, qs)
+        ctx.check_finite(loop.steps, teacher_actions=ro0.raw_actions, Q=qs, critic_loss=[r.critic_loss for r in losses],
+                         actor_loss=[r.actor_loss for r in losses], meta_reward=ex["meta"]["meta/reward"][-1:])
+        if evaluator.due(loop.steps) or (loop.steps >= budget and evaluator.n_total > 0):
+            loop.last_eval = loop.stats.eval_returns = evaluator.run(loop.steps, student.greedy)
+        bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
+        n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
+        epoch_t0 = finish_cycle(ctx, loop, n_cycles, epoch_t0, learner.sync_variables() + teacher.sync_variables(),
+                                epoch_extra, make_state)
+    return RunOutcome(loop.steps, loop.last_eval, learner, buffer, teacher)

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from baselines_meta import mpi
 from baselines_meta.config import TeacherConfig
-from baselines_meta.ddpg.learner import make_adam
+from baselines_meta.ddpg.learner import assign_all, make_adam
 from baselines_meta.fastpolicy import NumpyActor, NumpyHead, NumpyNormalizer, NumpyTrunk
 from baselines_meta.networks import Actor, Teacher
 from baselines_meta.normalizer import RunningMeanStd, normalize
@@ -122,6 +122,15 @@ class TeacherLearner(tf.Module):
 
     def sync_variables(self) -> list[tf.Variable]:
         return self.net.own_variables()
+
+    def state_variables(self) -> list[tf.Variable]:
+        return self.net.own_variables() + list(self.opt.variables) + [self.teacher_steps]
+
+    def get_state(self) -> dict:
+        return {"vars": [v.numpy() for v in self.state_variables()]}
+
+    def set_state(self, st: dict) -> None:
+        assign_all(self.state_variables(), st["vars"])
 
 
 class TeacherPolicy:

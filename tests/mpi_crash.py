@@ -1,0 +1,20 @@
+"""Run under mpiexec by test_resume: rank 1 raises in its third training call; the job must abort, not hang."""
+import sys
+
+from baselines_meta import mpi
+from baselines_meta.ddpg import learn as ddpg_learn
+from baselines_meta.run import main
+
+calls = {"n": 0}
+orig = ddpg_learn.StudentTrainer.train
+
+
+def train(self, buffer, n_steps):
+    calls["n"] += 1
+    if mpi.rank() == 1 and calls["n"] == 3:
+        raise RuntimeError("injected failure on rank 1")
+    return orig(self, buffer, n_steps)
+
+
+ddpg_learn.StudentTrainer.train = train
+sys.exit(main(sys.argv[1:]))
