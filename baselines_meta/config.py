@@ -114,6 +114,7 @@ class RunConfig:
     sync_check_interval: int = 1  # epochs between checks that all ranks hold identical weights
     deterministic_ops: bool = True  # tf op determinism, for seeded reproducibility
     save_interval: Optional[int] = None  # env steps per worker between checkpoints; None: each epoch
+    tf_threads: int = 0  # TF intra/inter-op threads; 0: TF's default for one worker, 1 under MPI
     fast: bool = True  # numpy acting, fused XLA train steps (single worker); False: plain per-step TF calls
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)

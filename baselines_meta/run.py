@@ -105,6 +105,7 @@ def build_parser() -> Parser:
     g.add_argument("--progress_bar", action=argparse.BooleanOptionalAction, default=r.progress_bar, help="progress bar on rank 0 when stdout is a terminal")
     g.add_argument("--sync_check_interval", type=_nonneg_int("--sync_check_interval"), default=r.sync_check_interval, help="epochs between MPI weight-equality checks (0: never)")
     g.add_argument("--deterministic_ops", action=argparse.BooleanOptionalAction, default=r.deterministic_ops, help="TF op determinism (seeded runs repeat exactly)")
+    g.add_argument("--tf_threads", type=_nonneg_int("--tf_threads"), default=r.tf_threads, help="TF threads (0: default; 1 under MPI)")
     g.add_argument("--fast", action=argparse.BooleanOptionalAction, default=r.fast,
                    help="numpy acting and fused XLA train steps; --no-fast: one compiled TF call per env step and per train step")
 
@@ -181,7 +182,7 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
                             log_std_min=a.teacher_log_std_min, log_std_max=a.teacher_log_std_max, network=net)
     return RunConfig(alg=a.alg, env_id=a.env_id, seed=a.seed, preset=a.preset, log_path=a.log_path,
                      log_formats=a.log_formats, progress_bar=a.progress_bar, sync_check_interval=a.sync_check_interval,
-                     deterministic_ops=a.deterministic_ops, fast=a.fast, save_interval=a.save_interval, ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))
+                     deterministic_ops=a.deterministic_ops, fast=a.fast, tf_threads=a.tf_threads, save_interval=a.save_interval, ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))
 
 
 def _quiet_tf() -> None:

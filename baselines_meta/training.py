@@ -112,10 +112,11 @@ def configure_tf(cfg: RunConfig, seed: int) -> None:
     """Per-rank TF seed; one TF thread per rank under MPI (baselines `U.single_threaded_session`)."""
     import tensorflow as tf
 
-    if mpi.size() > 1:
+    threads = cfg.tf_threads or (1 if mpi.size() > 1 else 0)
+    if threads:
         try:
-            tf.config.threading.set_intra_op_parallelism_threads(1)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
         except RuntimeError:
             pass  # already initialised (in-process tests); harmless
     import tf_keras
