@@ -15,6 +15,7 @@ setup(
         "numpy>=1.26,<3",
         "mpi4py>=4.0,<5",
         "mpich>=4.1,<6",
+        "matplotlib>=3.8,<4",
     ],
     extras_require={"test": ["pytest>=8,<10"], "video": ["imageio-ffmpeg>=0.4,<1"]},
     entry_points={"console_scripts": ["baselines-meta=baselines_meta.run:main"]},

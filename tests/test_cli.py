@@ -178,19 +178,11 @@ def test_existing_run_dir_is_not_touched(tmp_path):
     assert (d / "progress.csv").read_text() == "keep me" and (d / "config.json").read_text() == "{}"
 
 
-def test_ddpg_learns_pendulum(tmp_path):
+@pytest.mark.parametrize("alg", ["ddpg", "meta"])
+def test_learns_pendulum(tmp_path, alg):
+    """Pendulum-v1 within 30,000 steps: best evaluation (mean of 10 episodes) above -400 (about 20 s each here)."""
     d = str(tmp_path / "run")
-    r = cli("--alg", "ddpg", "--env", "Pendulum-v1", "--num_timesteps", "30000", "--eval_interval", "2000",
-            "--log_path", d, "--log_formats", "csv,log", timeout=1800)
-    assert r.returncode == 0, r.stderr[-2000:]
-    ev = rows(os.path.join(d, "evaluations.csv"))
-    best = max(np.mean([float(v) for k, v in e.items() if k.startswith("return_")]) for e in ev)
-    assert best > -400, best
-
-
-def test_meta_learns_pendulum(tmp_path):
-    d = str(tmp_path / "run")
-    r = cli("--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "30000", "--eval_interval", "2000",
+    r = cli("--alg", alg, "--env", "Pendulum-v1", "--num_timesteps", "30000", "--eval_interval", "2000",
             "--log_path", d, "--log_formats", "csv,log", timeout=1800)
     assert r.returncode == 0, r.stderr[-2000:]
     ev = rows(os.path.join(d, "evaluations.csv"))

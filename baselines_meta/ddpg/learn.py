@@ -121,6 +121,17 @@ class LoopState:
     extra: dict = field(default_factory=dict)  # algorithm-specific (meta: R_pi, per-epoch meta statistics)
 
 
+def restore(parts: dict, state: dict) -> LoopState:
+    """Put every part (learner, buffers, runners, ...) back as the checkpoint holds it; returns the loop state."""
+    for name, part in parts.items():
+        part.set_state(state[name])
+    return state["loop"]
+
+
+def snapshot(parts: dict, loop: LoopState) -> dict:
+    return {**{name: part.get_state() for name, part in parts.items()}, "loop": loop}
+
+
 def finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: float, learner_sync: list, extra_fn,
                  make_state) -> float:
     """Count the cycle; at an epoch's end check MPI sync and log; checkpoint when due. Returns the epoch start."""
@@ -151,21 +162,12 @@ def learn(ctx: RunContext) -> RunOutcome:
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
     trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
+    parts = {"learner": learner, "policy": policy, "buffer": buffer, "runner": runner, "evaluator": evaluator}
     loop = LoopState()
     if ctx.resume_state is not None:
-        st = ctx.resume_state
-        learner.set_state(st["learner"])
-        policy.set_state(st["policy"])
-        buffer.set_state(st["buffer"])
-        runner.set_state(st["runner"])
-        evaluator.set_state(st["evaluator"])
-        loop = st["loop"]
+        loop = restore(parts, ctx.resume_state)
     else:
         policy.reset()  # per-rank perturbation of the now-synchronised actor
-
-    def make_state() -> dict:
-        return {"learner": learner.get_state(), "policy": policy.get_state(), "buffer": buffer.get_state(),
-                "runner": runner.get_state(), "evaluator": evaluator.get_state(), "loop": loop}
 
     ctx.install_signal_handlers()
     bar = ProgressBar(sch.num_timesteps, cfg.progress_bar)
@@ -191,5 +193,5 @@ def learn(ctx: RunContext) -> RunOutcome:
             loop.last_eval = loop.stats.eval_returns = evaluator.run(loop.steps, policy.greedy)
         bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
         epoch_t0 = finish_cycle(ctx, loop, len(cycles), epoch_t0, learner.sync_variables(),
-                                lambda: reference_stats(learner, buffer, ctx.replay_rng), make_state)
+                                lambda: reference_stats(learner, buffer, ctx.replay_rng), lambda: snapshot(parts, loop))
     return RunOutcome(loop.steps, loop.last_eval, learner, buffer)

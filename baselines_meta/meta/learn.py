@@ -19,7 +19,8 @@ from typing import Optional
 import numpy as np
 
 from baselines_meta import mpi
-from baselines_meta.ddpg.learn import LoopState, RunOutcome, StudentTrainer, add_train_results, finish_cycle, reference_stats, store
+from baselines_meta.ddpg.learn import (LoopState, RunOutcome, StudentTrainer, add_train_results, finish_cycle, reference_stats,
+                                       restore, snapshot, store)
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.envs import Rollout
@@ -81,17 +82,11 @@ def learn(ctx: RunContext) -> RunOutcome:
     trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
     budget = sch.num_timesteps
+    parts = {"learner": learner, "teacher": teacher, "buffer": buffer, "runner0": runner0, "runner1": runner1,
+             "evaluator": evaluator}
     loop = LoopState(extra=_fresh_epoch_extra())
-
     if ctx.resume_state is not None:
-        st = ctx.resume_state
-        learner.set_state(st["learner"])
-        teacher.set_state(st["teacher"])
-        buffer.set_state(st["buffer"])
-        runner0.set_state(st["runner0"])
-        runner1.set_state(st["runner1"])
-        evaluator.set_state(st["evaluator"])
-        loop = st["loop"]
+        loop = restore(parts, ctx.resume_state)
     else:
         # Algorithm 1 lines 2-3: D1 from the initial pi gives R_pi; B = D1.
         n_init = min(sch.nb_eval_steps, budget)
@@ -103,11 +98,6 @@ def learn(ctx: RunContext) -> RunOutcome:
         loop.steps = n_init
     student.refresh()
     explorer.refresh()
-
-    def make_state() -> dict:
-        return {"learner": learner.get_state(), "teacher": teacher.get_state(), "buffer": buffer.get_state(),
-                "runner0": runner0.get_state(), "runner1": runner1.get_state(), "evaluator": evaluator.get_state(),
-                "loop": loop}
 
     def epoch_extra() -> dict:
         ex = loop.extra
@@ -181,5 +171,5 @@ def learn(ctx: RunContext) -> RunOutcome:
         bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
         n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
         epoch_t0 = finish_cycle(ctx, loop, n_cycles, epoch_t0, learner.sync_variables() + teacher.sync_variables(),
-                                epoch_extra, make_state)
+                                epoch_extra, lambda: snapshot(parts, loop))
     return RunOutcome(loop.steps, loop.last_eval, learner, buffer, teacher)
