@@ -100,15 +100,19 @@ def test_meta_pendulum_smoke(tmp_path, alg):
     assert os.path.exists(os.path.join(d, "0.d1.monitor.csv"))
 
 
-def test_meta_d0_d1_in_replay_and_budget(tmp_path):
+@pytest.mark.parametrize("lookahead", ["inplace", "copy"])
+def test_meta_d0_d1_in_replay_and_budget(tmp_path, lookahead):
     from baselines_meta.run import build_parser, config_from_args, train
 
     a = build_parser().parse_args(["--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "1150", "--nb_train_steps", "5",
-                                   "--eval_episodes", "1", "--log_path", str(tmp_path / "r"), "--log_formats", "csv"])
+                                   "--eval_episodes", "1", "--log_path", str(tmp_path / "r"), "--log_formats", "csv",
+                                   "--lookahead", lookahead])
     out = train(config_from_args(a))
     # 200 (initial D1) + 3 cycles of 300 + a last cycle of 50 (D0 only)
     assert out.steps == 1150 and len(out.buffer) == 1150
-    assert int(out.learner.train_steps.numpy()) == 3 * 2 * 5 + 5
+    # in place: 5 steps on D0 and 5 on B per full cycle, 5 on B in the last; copy: the D0 steps are undone
+    n = 3 * 2 * 5 + 5 if lookahead == "inplace" else 3 * 5 + 5
+    assert int(out.learner.train_steps.numpy()) == n
     assert int(out.teacher.teacher_steps.numpy()) == 3
 
 
