@@ -23,30 +23,28 @@ class UsageError(Exception):
     pass
 
 
-def _positive_int(name):
+def _int(name, minimum: int):
+    """An integer flag >= minimum (floats like 1e6 accepted when whole)."""
+    kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+
     def f(s):
         try:
             v = float(s)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {s!r}") from None
-        if not math.isfinite(v) or v != int(v) or v <= 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a positive integer, got {s!r}")
+            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {s!r}") from None
+        if not math.isfinite(v) or v != int(v) or v < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {s!r}")
         return int(v)
 
     return f
+
+
+def _positive_int(name):
+    return _int(name, 1)
 
 
 def _nonneg_int(name):
-    def f(s):
-        try:
-            v = float(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {s!r}") from None
-        if not math.isfinite(v) or v != int(v) or v < 0:
-            raise argparse.ArgumentTypeError(f"{name} must be a non-negative integer, got {s!r}")
-        return int(v)
-
-    return f
+    return _int(name, 0)
 
 
 def _float(name, lo=None, hi=None, lo_open=False):

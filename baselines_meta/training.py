@@ -20,7 +20,7 @@ import numpy as np
 from baselines_meta import mpi
 from baselines_meta.config import RunConfig
 from baselines_meta.checkpoint import Checkpointer
-from baselines_meta.envs import EnvRunner, Monitor, Rollout, evaluate, get_env_state, make_env, monitor_path, set_env_state
+from baselines_meta.envs import ActionScaler, EnvRunner, Monitor, Rollout, evaluate, get_env_state, make_env, monitor_path, set_env_state
 from baselines_meta.logger import Logger, NullLogger, parse_formats
 
 
@@ -159,11 +159,8 @@ class Evaluator:
         seed = ctx.env_seed("eval")
         self.env.reset(seed=seed)
         self.env.action_space.seed(seed)
-        from baselines_meta.envs import ActionScaler
-
         self.scaler = ActionScaler(self.env.action_space.low, self.env.action_space.high)
         self.next_at = self.interval
-        self.last_steps = -1
         path = os.path.join(ctx.log_dir, "evaluations.csv")
         self.writer = EvalWriter(path, self.n_total, ctx.resume_size(path)) if ctx.rank == 0 else None
 
@@ -177,15 +174,14 @@ class Evaluator:
             self.writer.write(steps, steps * self.ctx.size, allr)
         while self.next_at <= steps:
             self.next_at += self.interval
-        self.last_steps = steps
         return allr
 
     def get_state(self) -> dict:
-        return {"env": get_env_state(self.env), "next_at": self.next_at, "last_steps": self.last_steps}
+        return {"env": get_env_state(self.env), "next_at": self.next_at}
 
     def set_state(self, st: dict) -> None:
         set_env_state(self.env, st["env"])
-        self.next_at, self.last_steps = st["next_at"], st["last_steps"]
+        self.next_at = st["next_at"]
 
 
 @dataclass
@@ -200,7 +196,6 @@ class EpochStats:
     actor_losses: list = field(default_factory=list)
     distances: list = field(default_factory=list)
     eval_returns: Optional[list] = None
-    extra: dict = field(default_factory=lambda: collections.defaultdict(list))
 
     def add_rollout(self, ro: Rollout, qs: np.ndarray) -> None:
         self.episode_returns += ro.episode_returns
