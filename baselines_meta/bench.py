@@ -112,9 +112,11 @@ def bench_training(env_id: str, alg: str, epochs: int, fast: bool = True) -> lis
 
 
 def memory_probe(env_id: str) -> dict:
-    """Child-process body: a learner and a full 1M-transition replay buffer, then training steps; peak RSS."""
+    """Child-process body: a learner and a full 1M-transition replay buffer, training steps and two checkpoints
+    (the first writes the whole buffer, the second only one epoch's 4000 new transitions); peak RSS."""
     import numpy as np
 
+    from baselines_meta.checkpoint import Checkpointer
     from baselines_meta.config import DDPGConfig
     from baselines_meta.ddpg.learner import DDPGLearner
     from baselines_meta.envs import make_env
@@ -126,15 +128,30 @@ def memory_probe(env_id: str) -> dict:
     L = DDPGLearner(O, A, cfg)
     buf = ReplayBuffer(cfg.buffer_size, O, A)
     rng = np.random.default_rng(0)
+
+    def fill(n):
+        buf.add_many(rng.normal(size=(n, O)).astype(np.float32), rng.uniform(-1, 1, (n, A)).astype(np.float32),
+                     rng.normal(size=n).astype(np.float32), rng.normal(size=(n, O)).astype(np.float32),
+                     np.zeros(n, bool), np.zeros(n, bool))
+
     chunk = 100_000
     for _ in range(cfg.buffer_size // chunk):
-        buf.add_many(rng.normal(size=(chunk, O)).astype(np.float32), rng.uniform(-1, 1, (chunk, A)).astype(np.float32),
-                     rng.normal(size=chunk).astype(np.float32), rng.normal(size=(chunk, O)).astype(np.float32),
-                     np.zeros(chunk, bool), np.zeros(chunk, bool))
+        fill(chunk)
     for _ in range(20):
         L.train(buf.sample(rng, cfg.batch_size, 50))
+    with tempfile.TemporaryDirectory() as d:
+        ck = Checkpointer(d, 0)
+        ck.track_replay(buf)
+        t0 = time.perf_counter()
+        ck.save(0, 0, {"learner": L.get_state()})
+        full = time.perf_counter() - t0
+        fill(4000)
+        t0 = time.perf_counter()
+        ck.save(1, 1, {"learner": L.get_state()})
+        epoch = time.perf_counter() - t0
     return {"replay_transitions": len(buf), "replay_mb": sum(a.nbytes for a in (buf.obs0, buf.obs1, buf.actions, buf.rewards,
-            buf.terminated, buf.truncated)) / 2**20, "peak_rss_mb": peak_rss_mb()}
+            buf.terminated, buf.truncated)) / 2**20, "peak_rss_mb": peak_rss_mb(),
+            "checkpoint_full_buffer_s": full, "checkpoint_one_epoch_s": epoch}
 
 
 def _child(args: list[str], mpi_np: int = 0) -> dict:
@@ -202,7 +219,9 @@ def markdown(res: dict) -> str:
         lines.append(f"| {r['what']}{extra} | {r['steps_per_s']:,.0f} | {r['fraction_of_raw']:.2f} | {r['hours_per_1M']:.2f} |")
     m = res["memory"]
     lines += ["", f"Peak resident memory of one worker with a full replay buffer ({m['replay_transitions']:,} transitions, "
-              f"{m['replay_mb']:.0f} MiB of arrays) after 1000 training steps: **{m['peak_rss_mb']:.0f} MiB**.", "",
+              f"{m['replay_mb']:.0f} MiB of arrays) after 1000 training steps and two checkpoints: **{m['peak_rss_mb']:.0f} MiB**.", "",
+              f"Checkpoint with that buffer: {m['checkpoint_full_buffer_s']:.2f} s the first time (the whole buffer), "
+              f"{m['checkpoint_one_epoch_s'] * 1e3:.0f} ms for the next epoch's (its 4,000 new transitions).", "",
               "Medians over repetitions (training: one per epoch of 20 cycles after a warm-up epoch; evaluation off)."]
     return "\n".join(lines) + "\n"
 

@@ -32,8 +32,9 @@ class ReplayBuffer:
         self.obs1 = np.zeros((capacity, obs_dim), np.float32)
         self.terminated = np.zeros((capacity, 1), np.bool_)
         self.truncated = np.zeros((capacity, 1), np.bool_)
-        self.next_idx = 0  # where the next transition goes
+        self.next_idx = 0  # where the next transition goes (= total % capacity)
         self.size = 0  # number of stored transitions
+        self.total = 0  # transitions ever added (global row g sits at g % capacity while it is stored)
 
     def __len__(self) -> int:
         return self.size
@@ -48,6 +49,7 @@ class ReplayBuffer:
         self.truncated[i] = truncated
         self.next_idx = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
+        self.total += 1
 
     def add_many(self, obs0, actions, rewards, obs1, terminated, truncated) -> None:
         """Add N transitions (arrays with leading dim N), wrapping around the end."""
@@ -64,10 +66,12 @@ class ReplayBuffer:
             self.truncated[idx, 0] = np.asarray(truncated[sl]).reshape(-1)
             self.next_idx = int((self.next_idx + k) % self.capacity)
             self.size = min(self.size + k, self.capacity)
+            self.total += k
 
     def clear(self) -> None:
         self.next_idx = 0
         self.size = 0
+        self.total = 0
 
     def get(self, idx: np.ndarray) -> Batch:
         done = self.terminated[idx]
@@ -82,15 +86,24 @@ class ReplayBuffer:
         shape = (batch_size,) if n_batches is None else (n_batches, batch_size)
         return self.get(rng.integers(0, self.size, size=shape))
 
-    _FIELDS = ("obs0", "actions", "rewards", "obs1", "terminated", "truncated")
+    FIELDS = ("obs0", "actions", "rewards", "obs1", "terminated", "truncated")
 
-    def get_state(self) -> dict:
-        """The stored rows only (a partly filled buffer saves only what it holds)."""
-        return {"size": self.size, "next_idx": self.next_idx, **{k: getattr(self, k)[: self.size].copy() for k in self._FIELDS}}
+    def rows(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Copies of global rows [start, stop) (each must still be stored: stop - start <= size, stop <= total)."""
+        if not (self.total - self.size <= start <= stop <= self.total):
+            raise ValueError(f"rows [{start}, {stop}) are not all stored (stored: [{self.total - self.size}, {self.total}))")
+        pos = np.arange(start, stop) % self.capacity
+        return {k: getattr(self, k)[pos] for k in self.FIELDS}
 
-    def set_state(self, st: dict) -> None:
-        if st["size"] > self.capacity:
-            raise ValueError(f"checkpoint replay holds {st['size']} transitions, more than the capacity {self.capacity}")
-        for k in self._FIELDS:
-            getattr(self, k)[: st["size"]] = st[k]
-        self.size, self.next_idx = int(st["size"]), int(st["next_idx"])
+    def put_rows(self, start: int, arrays: dict[str, np.ndarray]) -> None:
+        """Write saved global rows back at their ring positions (restoring a checkpoint; see checkpoint.ReplayLog)."""
+        n = len(arrays["obs0"])
+        pos = np.arange(start, start + n) % self.capacity
+        for k in self.FIELDS:
+            getattr(self, k)[pos] = arrays[k]
+
+    def set_counters(self, total: int) -> None:
+        """After put_rows: the buffer holds the last min(total, capacity) of `total` rows ever added."""
+        self.total = int(total)
+        self.size = min(self.total, self.capacity)
+        self.next_idx = self.total % self.capacity

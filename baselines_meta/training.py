@@ -281,6 +281,10 @@ class RunContext:
         """Byte length `path` had at the checkpoint being resumed (None when not resuming)."""
         return self._sizes.get(os.path.basename(path)) if self.resume_state is not None else None
 
+    def track_replay(self, buffer) -> None:
+        """Checkpoint `buffer` incrementally with the run (see checkpoint.ReplayLog); restore it when resuming."""
+        self.checkpointer.track_replay(buffer, self.resume_state["replay"] if self.resume_state is not None else None)
+
     def install_signal_handlers(self) -> None:
         """SIGINT / SIGTERM ask for a checkpoint at the end of the current cycle, then a clean stop."""
         def handler(signum, frame):

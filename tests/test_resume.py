@@ -3,6 +3,7 @@ save / load / play."""
 import csv
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import time
@@ -43,6 +44,15 @@ def final_state(d, rank=0):
         return header, pickle.load(f)
 
 
+def restored_replay(d, rank, state, capacity=10**6):
+    from baselines_meta.checkpoint import ReplayLog
+    from baselines_meta.replay import ReplayBuffer
+
+    b = ReplayBuffer(capacity, 3, 1)  # Pendulum-v1
+    ReplayLog(os.path.join(d, "checkpoints", f"rank{rank}.replay"), b).restore(state["replay"])
+    return b
+
+
 def strip(prog):
     return [{k: v for k, v in r.items() if k not in TIME_KEYS} for r in prog]
 
@@ -74,6 +84,10 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert ha["steps"] == hb["steps"] == 9000
     for x, y in zip(sa["learner"]["vars"], sb["learner"]["vars"], strict=True):
         np.testing.assert_array_equal(x, y)
+    ra, rb = restored_replay(a, 0, sa), restored_replay(b, 0, sb)
+    assert ra.total == rb.total == 9000
+    for k in ra.FIELDS:
+        np.testing.assert_array_equal(getattr(ra, k), getattr(rb, k))
 
 
 def test_sigterm_checkpoints_and_meta_resumes(tmp_path):
@@ -122,7 +136,9 @@ def test_two_ranks_stop_and_resume(tmp_path):
     assert not np.array_equal(s0["learner"]["vars"][-1], s1["learner"]["vars"][-1])
     for x, y in zip(s0["teacher"]["vars"], s1["teacher"]["vars"], strict=True):
         np.testing.assert_array_equal(x, y)
-    assert s0["buffer"]["obs0"].shape == s1["buffer"]["obs0"].shape and not np.array_equal(s0["buffer"]["obs0"], s1["buffer"]["obs0"])
+    assert s0["replay"]["total"] == s1["replay"]["total"] == 6000
+    b0, b1 = restored_replay(d, 0, s0), restored_replay(d, 1, s1)
+    assert b0.size == b1.size == 6000 and not np.array_equal(b0.obs0, b1.obs0)  # each rank its own env and replay
     steps = [int(x["total/steps"]) for x in rows(os.path.join(d, "progress.csv"))]
     assert steps == sorted(set(steps)) and steps[-1] == 6000
 
@@ -202,3 +218,78 @@ def test_more_bad_input(args, needle, tmp_path):
 def test_resume_of_missing_run(tmp_path):
     r = cli("--resume", "--log_path", str(tmp_path / "none"))
     assert r.returncode == 2 and "nothing to resume" in r.stderr
+
+
+def _fill(buf, rng, n):
+    O, A = buf.obs0.shape[1], buf.actions.shape[1]
+    buf.add_many(rng.normal(size=(n, O)).astype(np.float32), rng.uniform(-1, 1, (n, A)).astype(np.float32),
+                 rng.normal(size=n).astype(np.float32), rng.normal(size=(n, O)).astype(np.float32),
+                 rng.random(n) < 0.1, rng.random(n) < 0.1)
+
+
+def _same(a, b):
+    assert (a.total, a.size, a.next_idx) == (b.total, b.size, b.next_idx)
+    for k in a.FIELDS:
+        np.testing.assert_array_equal(getattr(a, k)[: a.size], getattr(b, k)[: b.size])
+
+
+def test_replay_segments_restore_across_wraparound_and_prune(tmp_path):
+    """Incremental replay checkpoints: only new rows are written, the ring wraps (also by more than its capacity
+    between two saves), old segments are pruned but the previous checkpoint stays restorable, and a segment of a
+    checkpoint that never landed is discarded on restore."""
+    from baselines_meta.checkpoint import Checkpointer, ReplayLog
+    from baselines_meta.replay import ReplayBuffer
+
+    rng = np.random.default_rng(0)
+    live = ReplayBuffer(50, 3, 2)
+    ck = Checkpointer(str(tmp_path), 0)
+    ck.track_replay(live)
+    metas, copies = [], []
+    for n in (30, 15, 20, 120, 7):  # totals 30, 45, 65 (wrapped), 185 (more than capacity at once), 192
+        _fill(live, rng, n)
+        ck.save(live.total, 0, {})
+        metas.append(final_state(str(tmp_path))[1]["replay"])
+        copies.append({k: getattr(live, k).copy() for k in live.FIELDS} | {"n": (live.total, live.size, live.next_idx)})
+    assert [m["total"] for m in metas] == [30, 45, 65, 185, 192]
+    segs = ReplayLog(ck.replay.dir, ReplayBuffer(50, 3, 2)).segments()
+    assert all(stop > 185 - 50 for _, stop, _ in segs)  # nothing the last two checkpoints cannot need
+    assert segs[-1][:2] == (185, 192)  # the last save wrote only its 7 new rows
+    for i, meta in enumerate(metas[-2:]):  # the current and the previous checkpoint both restore exactly
+        b = ReplayBuffer(50, 3, 2)
+        scratch = str(tmp_path / f"copy{i}")  # restoring the previous one voids the newer segments: use a copy
+        shutil.copytree(ck.replay.dir, scratch)
+        ReplayLog(scratch, b).restore(meta)
+        want = ReplayBuffer(50, 3, 2)
+        c = copies[metas.index(meta)]
+        for k in want.FIELDS:
+            getattr(want, k)[:] = c[k]
+        want.total, want.size, want.next_idx = c["n"]
+        _same(b, want)
+    # a run killed after writing a segment but before its checkpoint landed: resume discards that segment
+    _fill(live, rng, 9)
+    ck.replay.save()
+    b = ReplayBuffer(50, 3, 2)
+    ck2 = Checkpointer(str(tmp_path), 0)
+    ck2.track_replay(b, metas[-1])
+    assert b.total == 192 and ReplayLog(ck.replay.dir, b).segments()[-1][:2] == (185, 192)
+    _fill(b, np.random.default_rng(1), 9)
+    ck2.save(b.total, 0, {})
+    b2 = ReplayBuffer(50, 3, 2)
+    ReplayLog(ck.replay.dir, b2).restore(final_state(str(tmp_path))[1]["replay"])
+    _same(b2, b)
+
+
+def test_replay_segments_missing_rows_is_a_clear_error(tmp_path):
+    from baselines_meta.checkpoint import CheckpointError, ReplayLog
+    from baselines_meta.replay import ReplayBuffer
+
+    live = ReplayBuffer(100, 3, 1)
+    log = ReplayLog(str(tmp_path / "r"), live)
+    _fill(live, np.random.default_rng(0), 10)
+    log.save()
+    _fill(live, np.random.default_rng(1), 10)
+    meta = log.save()
+    os.remove(os.path.join(log.dir, "seg-0-10.npz"))
+    with pytest.raises(CheckpointError, match=r"miss rows \[0, 10\)"):
+        ReplayLog(log.dir, ReplayBuffer(100, 3, 1)).restore(meta)
+

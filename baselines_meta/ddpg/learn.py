@@ -162,7 +162,8 @@ def learn(ctx: RunContext) -> RunOutcome:
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
     trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
-    parts = {"learner": learner, "policy": policy, "buffer": buffer, "runner": runner, "evaluator": evaluator}
+    ctx.track_replay(buffer)
+    parts = {"learner": learner, "policy": policy, "runner": runner, "evaluator": evaluator}
     loop = LoopState()
     if ctx.resume_state is not None:
         loop = restore(parts, ctx.resume_state)

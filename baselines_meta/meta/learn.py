@@ -82,8 +82,8 @@ def learn(ctx: RunContext) -> RunOutcome:
     trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
     budget = sch.num_timesteps
-    parts = {"learner": learner, "teacher": teacher, "buffer": buffer, "runner0": runner0, "runner1": runner1,
-             "evaluator": evaluator}
+    ctx.track_replay(buffer)
+    parts = {"learner": learner, "teacher": teacher, "runner0": runner0, "runner1": runner1, "evaluator": evaluator}
     loop = LoopState(extra=_fresh_epoch_extra())
     if ctx.resume_state is not None:
         loop = restore(parts, ctx.resume_state)
