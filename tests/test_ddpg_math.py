@@ -224,6 +224,55 @@ def test_numpy_policy_matches_keras_actor():
         np.testing.assert_allclose(L.act_greedy(obs[i]).numpy(), keras[i], rtol=1e-5, atol=1e-6)
 
 
+def assign_numpy_actor(actor, np_actor):
+    """Load a NumpyActor's (float64) weights into a Keras Actor."""
+    for d, k, b in zip(actor.trunk.denses, np_actor.trunk.kernels, np_actor.trunk.biases, strict=True):
+        d.kernel.assign(k.astype(np.float32))
+        d.bias.assign(b.astype(np.float32))
+    for n, (g, be, _) in zip(actor.trunk.norms, np_actor.trunk.norms, strict=True):
+        n.gamma.assign(g.astype(np.float32))
+        n.beta.assign(be.astype(np.float32))
+    actor.out.kernel.assign(np_actor.head.k.astype(np.float32))
+    actor.out.bias.assign(np_actor.head.b.astype(np.float32))
+
+
+def test_numpy_param_noise_perturbs_all_but_layer_norm_with_current_stddev():
+    L = DDPGLearner(5, 3, DDPGConfig(noise_type="adaptive-param_0.2"))
+    rng = np.random.default_rng(0)
+    for v in L.actor.variables:  # LayerNorm gains / offsets away from 1 / 0 so that sharing them is visible
+        v.assign(rng.normal(size=v.shape).astype(np.float32) * 0.3)
+    pol = DDPGPolicy(L, np.random.default_rng(1))
+    pol.refresh()
+    L.param_noise.stddev.assign(0.05)
+    pol.reset()
+    a, p = pol.actor, pol.perturbed
+    deltas = [pk - k for pk, k in zip(p.trunk.kernels + p.trunk.biases + [p.head.k, p.head.b],
+                                      a.trunk.kernels + a.trunk.biases + [a.head.k, a.head.b], strict=True)]
+    flat = np.concatenate([d.ravel() for d in deltas])
+    assert all(np.all(d != 0) for d in deltas)
+    assert abs(flat.std() - 0.05) < 0.005 and abs(flat.mean()) < 0.005  # ~4.9k draws of N(0, 0.05^2)
+    for (g, be, _), (pg, pbe, _) in zip(a.trunk.norms, p.trunk.norms, strict=True):
+        np.testing.assert_array_equal(g, pg)
+        np.testing.assert_array_equal(be, pbe)
+    first = p.trunk.kernels[0].copy()
+    L.param_noise.stddev.assign(0.0)  # the stddev is read at each episode start
+    pol.reset()
+    assert not np.array_equal(pol.perturbed.trunk.kernels[0], first)
+    np.testing.assert_array_equal(pol.perturbed.trunk.kernels[0], a.trunk.kernels[0])
+    # training moves the actor, not the episode's perturbed actor (until the next reset)
+    L.param_noise.stddev.assign(0.05)
+    pol.reset()
+    before = pol.perturbed.head.k.copy()
+    L.actor.out.kernel.assign(L.actor.out.kernel + 1.0)
+    pol.refresh()
+    np.testing.assert_array_equal(pol.perturbed.head.k, before)
+    # checkpointed with the policy
+    other = DDPGPolicy(L, np.random.default_rng(9))
+    other.set_state(pol.get_state())
+    o = rng.normal(size=5).astype(np.float32)
+    np.testing.assert_array_equal(other.explore(o), pol.explore(o))
+
+
 def test_fast_and_plain_acting_paths_agree():
     from baselines_meta.config import TeacherConfig
     from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
@@ -233,10 +282,12 @@ def test_fast_and_plain_acting_paths_agree():
     L.obs_rms.update(rng.normal(1.0, 3.0, (100, 5)))
     fast, plain = DDPGPolicy(L, np.random.default_rng(0)), DDPGPolicy(L, np.random.default_rng(0), fast=False)
     fast.refresh()
+    fast.reset()  # this episode's perturbed actor, drawn in numpy; the plain path acts with the TF perturbed actor:
+    assign_numpy_actor(L.perturbed_actor, fast.perturbed)  # same perturbed weights -> same actions
     obs = rng.normal(1.0, 5.0, (10, 5)).astype(np.float32)
     for o in obs:
         np.testing.assert_allclose(fast.greedy(o), plain.greedy(o), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(fast.explore(o), plain.explore(o), rtol=1e-4, atol=1e-5)  # same perturbed actor
+        np.testing.assert_allclose(fast.explore(o), plain.explore(o), rtol=1e-4, atol=1e-5)
     T = TeacherLearner(5, 3, TeacherConfig(), L.obs_rms, 5.0)
     for v in T.net.own_variables():
         v.assign(rng.normal(0, 0.3, v.shape).astype(np.float32))
