@@ -32,8 +32,6 @@ class DDPGPolicy:
         self.perturbed: Optional[NumpyActor] = None  # fast path: this episode's perturbed actor (set by reset)
         spec = learner.noise_specs.action
         self.action_noise = ActionNoise(spec, learner.act_dim, rng) if spec is not None else None
-        if self.fast and self.param_noise:
-            self.reset()
 
     def refresh(self) -> None:
         """Snapshot the learner's current actor and normaliser (the episode's perturbed actor stays as drawn)."""
@@ -51,8 +49,12 @@ class DDPGPolicy:
         if not self.fast:
             L = self.learner
             a = (L.act_perturbed if self.param_noise else L.act_greedy)(obs).numpy()
+        elif self.param_noise:
+            if self.perturbed is None:  # first episode; drawn here, not in __init__, so a resumed run's stream is intact
+                self.reset()
+            a = self.perturbed(self.norm(obs))
         else:
-            a = (self.perturbed if self.param_noise else self.actor)(self.norm(obs))
+            a = self.actor(self.norm(obs))
         if self.action_noise is not None:
             a = a + self.action_noise()
         return np.minimum(np.maximum(a, -1.0), 1.0).astype(np.float32)
