@@ -116,7 +116,7 @@ class Checkpointer:
 
     def track_replay(self, buffer: ReplayBuffer, meta: Optional[dict] = None) -> None:
         """Keep `buffer` in rank<r>.replay/ with every checkpoint; with meta (resuming), restore it from there first."""
-        self.replay = ReplayLog(self._path(".replay")[: -len(".pkl")], buffer)
+        self.replay = ReplayLog(os.path.join(self.dir, f"rank{self.rank}.replay"), buffer)
         if meta is not None:
             self.replay.restore(meta)
             self._metas = [meta, meta]
@@ -128,6 +128,7 @@ class Checkpointer:
         cur, prev, tmp = self._path(""), self._path(".prev"), self._path(".tmp")
         if self.replay is not None:
             state = {**state, "replay": self.replay.save()}
+
         def write(f):
             pickle.dump({"steps": steps, "epoch": epoch, "time": time.time()}, f, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.dump(state, f, protocol=pickle.HIGHEST_PROTOCOL)
