@@ -25,7 +25,9 @@ class NetworkConfig:
 class DDPGConfig:
     actor_lr: float = 1e-4  # baselines / paper 5.1
     critic_lr: float = 1e-3  # baselines / paper 5.1
-    critic_l2_reg: float = 1e-2  # L2 on hidden critic kernels: reg * sum(w^2) / 2 (tf.contrib l2_regularizer)
+    critic_l2_reg: float = 1e-2  # L2 on critic kernels: reg * sum(w^2) / 2 (tf.contrib l2_regularizer)
+    critic_l2_output: bool = True  # the paper's baselines (pre-refactor) penalised the output kernel too, having
+    # named no layer 'output'; False gives baselines master after #733 (Nov 2018): hidden kernels only
     gamma: float = 0.99  # discount
     tau: float = 0.01  # soft target update after every gradient step
     batch_size: int = 64  # per worker
@@ -36,7 +38,8 @@ class DDPGConfig:
     popart: bool = False  # baselines option: preserve outputs when return statistics change
     return_clip: float = math.inf  # clip of critic targets (baselines: +-inf)
     reward_scale: float = 1.0  # multiply rewards before storing
-    clip_norm: Optional[float] = None  # actor gradient clip by global norm (baselines: none)
+    clip_norm: Optional[float] = None  # clip each actor and critic gradient tensor to this norm (baselines
+    # U.flatgrad: tf.clip_by_norm per tensor, not the global norm); None: no clipping (baselines' default)
     noise_type: str = "adaptive-param_0.2"  # baselines' noise string, see noise.parse_noise_type
     param_noise_adaption_interval: int = 50  # train steps between param-noise adaptations (baselines)
     truncation_as_terminal: bool = False  # True restores baselines' bug #436 (no bootstrap at time limit)

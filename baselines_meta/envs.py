@@ -156,14 +156,18 @@ class EnvRunner:
         self.ep_return, self.ep_length = st["ep_return"], st["ep_length"]
 
 
-def evaluate(env, scaler: ActionScaler, act: ActFn, n_episodes: int) -> list[float]:
-    """Returns of n full episodes on `env` (its episodes are independent of training's)."""
+def evaluate(env, scaler: ActionScaler, act: ActFn, n_episodes: int, visited: Optional[list] = None) -> list[float]:
+    """Returns of n full episodes on `env` (its episodes are independent of training's); the observations acted
+    on are appended to `visited` when it is given (for eval/Q)."""
     returns = []
     for _ in range(n_episodes):
         obs, _ = env.reset()
         total, done = 0.0, False
         while not done:
-            a = np.clip(act(np.asarray(obs, np.float32)), -1.0, 1.0)
+            obs = np.asarray(obs, np.float32)
+            if visited is not None:
+                visited.append(obs)
+            a = np.clip(act(obs), -1.0, 1.0)
             obs, r, te, tr, _ = env.step(scaler(a))
             total += float(r)
             done = te or tr

@@ -127,7 +127,8 @@ class NumpyActor:
 
 
 class NumpyNormalizer:
-    """clip((obs - mean) / std, -c, c) with a snapshot of the RunningMeanStd (identity when it is None)."""
+    """clip((obs - mean) / std, -c, c) with a snapshot of the RunningMeanStd; clip(obs, -c, c) when it is None
+    (normalisation off: baselines still clips raw observations to its observation range)."""
 
     def __init__(self, rms, clip: float, mean: Optional[np.ndarray] = None, std: Optional[np.ndarray] = None):
         """rms: a RunningMeanStd to snapshot; or rms=None with fixed mean / std arrays (a saved policy)."""
@@ -144,5 +145,5 @@ class NumpyNormalizer:
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         if self.rms is None and not self.fixed:
-            return np.asarray(obs, np.float64)
+            return np.minimum(np.maximum(np.asarray(obs, np.float64), -self.clip), self.clip)
         return np.minimum(np.maximum((obs - self.mean) / self.std, -self.clip), self.clip)

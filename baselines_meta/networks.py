@@ -73,9 +73,11 @@ class Critic(tf_keras.Model):
     def call(self, obs, action):  # [B, O], [B, A] -> [B, 1]
         return self.out(self.trunk(obs, extra=action))
 
-    def l2_variables(self) -> list[tf.Variable]:
-        """Hidden-layer kernels, the only weights baselines' critic L2 applies to."""
-        return [d.kernel for d in self.trunk.denses]
+    def l2_variables(self, include_output: bool = True) -> list[tf.Variable]:
+        """The kernels baselines' critic L2 applies to: every kernel whose name lacks 'output'. The pre-refactor
+        code (the paper's) named no critic layer 'output', so all three kernels (include_output=True); baselines
+        master after #733 named the last layer and penalises the hidden kernels only (include_output=False)."""
+        return [d.kernel for d in self.trunk.denses] + ([self.out.kernel] if include_output else [])
 
 
 class Teacher(tf_keras.Model):

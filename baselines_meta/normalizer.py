@@ -59,7 +59,8 @@ class RunningMeanStd:
 
 
 def normalize(x: tf.Tensor, rms: RunningMeanStd | None, clip: float) -> tf.Tensor:
-    """(x - mean) / std clipped to +-clip; identity when rms is None (normalisation off)."""
+    """(x - mean) / std clipped to +-clip; with normalisation off (rms None) the raw x is still clipped to +-clip,
+    as baselines clips `normalize(obs, None)` = obs to its observation_range."""
     if rms is None:
-        return x
+        return tf.clip_by_value(x, -clip, clip)
     return tf.clip_by_value((x - rms.mean) / rms.std, -clip, clip)

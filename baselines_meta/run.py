@@ -123,6 +123,8 @@ def build_parser() -> Parser:
     g.add_argument("--actor_lr", type=_float("--actor_lr", 0, lo_open=True), default=d.actor_lr)
     g.add_argument("--critic_lr", type=_float("--critic_lr", 0, lo_open=True), default=d.critic_lr)
     g.add_argument("--critic_l2_reg", type=_float("--critic_l2_reg", 0), default=d.critic_l2_reg)
+    g.add_argument("--critic_l2_output", action=argparse.BooleanOptionalAction, default=d.critic_l2_output,
+                   help="critic L2 on the output kernel too (the paper's baselines); --no-critic_l2_output: hidden kernels only (baselines master after #733)")
     g.add_argument("--gamma", type=_float("--gamma", 0, 1), default=d.gamma)
     g.add_argument("--tau", type=_float("--tau", 0, 1), default=d.tau)
     g.add_argument("--batch_size", type=_positive_int("--batch_size"), default=d.batch_size)
@@ -132,7 +134,8 @@ def build_parser() -> Parser:
     g.add_argument("--normalize_returns", action=argparse.BooleanOptionalAction, default=d.normalize_returns)
     g.add_argument("--popart", action=argparse.BooleanOptionalAction, default=d.popart)
     g.add_argument("--reward_scale", type=_float("--reward_scale", 0, lo_open=True), default=d.reward_scale)
-    g.add_argument("--clip_norm", type=_float("--clip_norm", 0, lo_open=True), default=d.clip_norm)
+    g.add_argument("--clip_norm", type=_float("--clip_norm", 0, lo_open=True), default=d.clip_norm,
+                   help="clip each actor and critic gradient tensor to this norm (baselines); default: no clipping")
     g.add_argument("--noise_type", default=d.noise_type, help="none, normal_X, ou_X, adaptive-param_X, comma-combined (ddpg only)")
     g.add_argument("--param_noise_adaption_interval", type=_positive_int("--param_noise_adaption_interval"), default=d.param_noise_adaption_interval)
     g.add_argument("--truncation_as_terminal", action=argparse.BooleanOptionalAction, default=d.truncation_as_terminal,
@@ -170,7 +173,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
                  lookahead=a.lookahead, eval_interval=a.eval_interval, eval_episodes=a.eval_episodes)
     net = NetworkConfig(layer_norm=a.layer_norm)
     ddpg = DDPGConfig(
-        actor_lr=a.actor_lr, critic_lr=a.critic_lr, critic_l2_reg=a.critic_l2_reg, gamma=a.gamma, tau=a.tau,
+        actor_lr=a.actor_lr, critic_lr=a.critic_lr, critic_l2_reg=a.critic_l2_reg, critic_l2_output=a.critic_l2_output,
+        gamma=a.gamma, tau=a.tau,
         batch_size=a.batch_size, buffer_size=a.buffer_size, normalize_observations=a.normalize_observations,
         obs_clip=a.obs_clip, normalize_returns=a.normalize_returns, popart=a.popart, reward_scale=a.reward_scale,
         clip_norm=a.clip_norm, noise_type=a.noise_type, param_noise_adaption_interval=a.param_noise_adaption_interval,

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
@@ -144,6 +144,12 @@ class EvalWriter:
             csv.writer(f).writerow([steps, total_steps] + [f"{r:.6g}" for r in returns])
 
 
+class EvalResult(NamedTuple):
+    returns: list  # every evaluation episode's return, all ranks
+    q: float  # eval/Q: mean Q(s, mu(s)) over the states the evaluation visited (baselines' eval_qs)
+    return_history: float  # eval/return_history: mean of the last 100 evaluation returns (baselines)
+
+
 class Evaluator:
     """Deterministic-policy episodes on a separate env every `interval` env steps; the episodes are split over
     ranks and gathered, so evaluations.csv holds exactly `n_episodes` returns per row whatever the rank count."""
@@ -161,27 +167,37 @@ class Evaluator:
         self.env.action_space.seed(seed)
         self.scaler = ActionScaler(self.env.action_space.low, self.env.action_space.high)
         self.next_at = self.interval
+        self.history: collections.deque = collections.deque(maxlen=100)
         path = os.path.join(ctx.log_dir, "evaluations.csv")
         self.writer = EvalWriter(path, self.n_total, ctx.resume_size(path)) if ctx.rank == 0 else None
 
     def due(self, steps: int) -> bool:
         return self.n_total > 0 and steps >= self.next_at
 
-    def run(self, steps: int, act: Callable[[np.ndarray], np.ndarray]) -> list[float]:
-        mine = evaluate(self.env, self.scaler, act, self.n_mine)
-        allr = [x for part in mpi.gather(mine) for x in part]
+    def run(self, steps: int, act: Callable[[np.ndarray], np.ndarray],
+            q_of: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> "EvalResult":
+        """Evaluate on every rank; q_of(obs [N, O]) -> Q(s, mu(s)) [N] gives eval/Q over the visited states."""
+        visited: list = []
+        mine = evaluate(self.env, self.scaler, act, self.n_mine, visited if q_of is not None else None)
+        q_sum = float(np.sum(q_of(np.stack(visited)))) if q_of is not None and visited else 0.0
+        parts = mpi.gather((mine, q_sum, len(visited)))
+        allr = [x for p in parts for x in p[0]]
+        n_q = sum(p[2] for p in parts)
+        self.history.extend(allr)
         if self.writer is not None:
             self.writer.write(steps, steps * self.ctx.size, allr)
         while self.next_at <= steps:
             self.next_at += self.interval
-        return allr
+        q = sum(p[1] for p in parts) / n_q if n_q else float("nan")
+        return EvalResult(allr, q, float(np.mean(self.history)) if self.history else float("nan"))
 
     def get_state(self) -> dict:
-        return {"env": get_env_state(self.env), "next_at": self.next_at}
+        return {"env": get_env_state(self.env), "next_at": self.next_at, "history": list(self.history)}
 
     def set_state(self, st: dict) -> None:
         set_env_state(self.env, st["env"])
         self.next_at = st["next_at"]
+        self.history.extend(st.get("history", []))
 
 
 @dataclass
@@ -195,7 +211,7 @@ class EpochStats:
     critic_losses: list = field(default_factory=list)
     actor_losses: list = field(default_factory=list)
     distances: list = field(default_factory=list)
-    eval_returns: Optional[list] = None
+    eval: Optional["EvalResult"] = None  # the epoch's last evaluation
 
     def add_rollout(self, ro: Rollout, qs: np.ndarray) -> None:
         self.episode_returns += ro.episode_returns
@@ -377,18 +393,24 @@ class RunContext:
         d = mpi.mean_dict(d)
         now = time.time()
         dur = now - self.t_start
+        # baselines' total/* keys are per-worker figures averaged over ranks; the all-worker totals get env_ names
         d["total/duration"] = dur
         d["total/steps"] = steps
         d["total/env_steps"] = steps * self.size
-        d["total/steps_per_second"] = steps * self.size / max(dur, 1e-9)
+        d["total/steps_per_second"] = steps / max(dur, 1e-9)
+        d["total/env_steps_per_second"] = steps * self.size / max(dur, 1e-9)
         d["total/epochs"] = epoch + 1
         self.total_episodes += len(stats.episode_returns)
-        d["total/episodes"] = int(mpi.allreduce_sum(np.array([self.total_episodes]))[0])
+        all_episodes = int(mpi.allreduce_sum(np.array([self.total_episodes]))[0])
+        d["total/episodes"] = all_episodes / self.size
+        d["total/env_episodes"] = all_episodes
         d["time/fps"] = env_steps_epoch * self.size / max(now - epoch_t0, 1e-9)
-        if stats.eval_returns is not None:
-            d["eval/return"] = _mean(stats.eval_returns)
-            d["eval/return_std"] = _std(stats.eval_returns)
-            d["eval/episodes"] = len(stats.eval_returns)
+        if stats.eval is not None:
+            d["eval/return"] = _mean(stats.eval.returns)
+            d["eval/return_std"] = _std(stats.eval.returns)
+            d["eval/episodes"] = len(stats.eval.returns)
+            d["eval/Q"] = stats.eval.q
+            d["eval/return_history"] = stats.eval.return_history
         self.logger.record_dict(d)
         return self.logger.dump(steps)
 

@@ -15,10 +15,11 @@ MPIEXEC = os.path.join(os.path.dirname(PY), "mpiexec")
 DDPG_KEYS = ["rollout/return", "rollout/return_history", "rollout/episode_steps", "rollout/actions_mean", "rollout/Q_mean",
              "train/loss_actor", "train/loss_critic", "total/duration", "total/steps", "total/steps_per_second",
              "total/episodes", "total/epochs", "eval/return", "eval/return_std", "total/env_steps", "time/fps",
-             "obs_rms_mean", "obs_rms_std", "reference_Q_mean"]
+             "obs_rms_mean", "obs_rms_std", "reference_Q_mean", "eval/Q", "eval/return_history",
+             "total/env_steps_per_second", "total/env_episodes"]
 META_KEYS = ["meta/reward", "meta/R_pi", "meta/R_pi_prime", "teacher/loss", "teacher/entropy", "teacher/log_std_mean",
              "teacher/action_mean", "teacher/action_std", "explore/return"]
-TIME_KEYS = {"total/duration", "total/steps_per_second", "time/fps"}
+TIME_KEYS = {"total/duration", "total/steps_per_second", "total/env_steps_per_second", "time/fps"}
 
 
 def cli(*args, env=None, mpi_np=0, timeout=600):
@@ -70,6 +71,10 @@ def test_ddpg_pendulum_smoke(tmp_path):
     assert len(prog) == 2 and [int(e["steps"]) for e in ev] == [1000, 2000]
     assert int(float(prog[-1]["total/steps"])) == 2000 and os.path.exists(os.path.join(d, "progress.json"))
     assert "train/param_noise_distance" in prog[0] and "eval/return" in r.stdout
+    assert "reference_perturbed_action_mean" in prog[0] and "reference_perturbed_action_std" in prog[0]
+    # eval/return_history: mean of the last 100 evaluation returns (here all of them)
+    all_eval = [float(v) for e in ev for k, v in e.items() if k.startswith("return_")]
+    assert float(prog[-1]["eval/return_history"]) == pytest.approx(np.mean(all_eval), rel=1e-5)
     mon = rows_monitor(d, 0)
     assert len(mon) == 10 and all(int(m["l"]) == 200 for m in mon)  # 2000 steps of 200-step episodes
 
@@ -151,6 +156,11 @@ def test_two_ranks_identical_weights_different_envs(tmp_path, alg):
     prog, ev, cfg = check_run_dir(d, DDPG_KEYS + (META_KEYS if alg == "meta" else []), n_ranks=2, eval_episodes=3)
     assert cfg["rank_seeds"] == [0, 1_000_000]
     assert int(float(prog[-1]["total/env_steps"])) == 2000
+    # baselines' total/* are per-worker figures averaged over ranks; the all-worker totals have env_ names
+    for r in prog:
+        assert float(r["total/episodes"]) == pytest.approx(float(r["total/env_episodes"]) / 2)
+        assert float(r["total/steps_per_second"]) == pytest.approx(float(r["total/env_steps_per_second"]) / 2)
+    assert float(prog[-1]["total/env_episodes"]) == len(rows_monitor(d, 0)) + len(rows_monitor(d, 1))
     assert rows_monitor(d, 0) != rows_monitor(d, 1)  # different env seeds give different episodes
 
 

@@ -41,8 +41,9 @@ def test_losses_by_hand_constant_networks():
     y = r + 0.9 * q1
     # online critic at (o0, a): h1 = 0.1*2 = 0.2 (x2); h2 = 0.1*(0.4+0.5) = 0.09; Q = 0.1*2*0.09
     q = 0.1 * 2 * 0.09
-    # L2 on the two hidden kernels: 0.5 * (sum w^2 / 2); kernel shapes [2,2] and [3,2]: 10 weights of 0.1
-    l2 = 0.5 * (10 * 0.01) / 2
+    # L2 on every critic kernel (the paper's baselines names no layer 'output'): 0.5 * (sum w^2 / 2); kernel shapes
+    # [2,2], [3,2] and [2,1]: 12 weights of 0.1
+    l2 = 0.5 * (12 * 0.01) / 2
     critic_loss = (y - q) ** 2 + l2
     # actor at o0: h1 = 0.2, h2 = 0.1*0.4 = 0.04, mu = tanh(0.1*0.08); critic at (o0, mu): Q = 0.2*0.1*(0.4+mu)
     mu0 = math.tanh(0.008)
@@ -73,7 +74,7 @@ def _np_forward(learner, o0, a, o1, r, d, gamma, reg):
     actor = lambda m, x: np.tanh(mlp(w(m), x))  # noqa: E731
     crit = lambda m, x, u: mlp(w(m), x, u)  # noqa: E731
     y = r + (1 - d) * gamma * crit(learner.target_critic, o1, actor(learner.target_actor, o1))
-    cl = np.mean((y - crit(learner.critic, o0, a)) ** 2) + reg * sum((k ** 2).sum() / 2 for k in (w(learner.critic)[0][0], w(learner.critic)[1][0]))
+    cl = np.mean((y - crit(learner.critic, o0, a)) ** 2) + reg * sum((k ** 2).sum() / 2 for k, _ in w(learner.critic))
     al = -np.mean(crit(learner.critic, o0, actor(learner.actor, o0)))
     return cl, al
 
@@ -126,10 +127,24 @@ def test_targets_share_no_weights_and_start_equal():
     assert not np.array_equal(L.actor.variables[0].numpy(), L.target_actor.variables[0].numpy())
 
 
-def test_critic_l2_covers_hidden_kernels_only():
-    L = DDPGLearner(3, 2, DDPGConfig())
-    names = [v.name for v in L.critic.l2_variables()]
-    assert len(names) == 2 and all("kernel" in n and "output" not in n for n in names)
+def test_critic_l2_kernels_paper_version_and_master():
+    """Pre-refactor baselines (the paper's): every kernel, output included; master after #733: hidden ones only."""
+    paper = DDPGLearner(3, 2, DDPGConfig()).critic.l2_variables(DDPGConfig().critic_l2_output)
+    assert [tuple(v.shape) for v in paper] == [(3, 64), (66, 64), (64, 1)]
+    master = DDPGLearner(3, 2, DDPGConfig(critic_l2_output=False))
+    assert [tuple(v.shape) for v in master.critic.l2_variables(False)] == [(3, 64), (66, 64)]
+
+
+def test_critic_l2_output_flag_by_hand():
+    """Same constant networks as above with --no-critic_l2_output: the penalty covers 10 weights, not 12."""
+    losses = {}
+    for flag in (True, False):
+        L = make(critic_l2_reg=0.5, critic_l2_output=flag)
+        for m, k in ((L.actor, 0.1), (L.critic, 0.1), (L.target_actor, 0.2), (L.target_critic, 0.2)):
+            set_const(m, k, 0.0)
+        b = Batch(*[np.array(x, np.float32) for x in ([[1.0, 1.0]], [[0.5]], [[2.0]], [[1.0, 0.0]], [[0.0]])])
+        losses[flag] = float(L.compute_grads(b)[0].critic)
+    assert losses[True] - losses[False] == pytest.approx(0.5 * (2 * 0.01) / 2, rel=1e-4)
 
 
 def test_replay_wraparound_and_truncation():

@@ -25,14 +25,14 @@ class TrainResult(NamedTuple):
 class StudentTrainer:
     """Eager wrapper around the learner's compiled steps: sampling, param-noise adaptation, MPI averaging.
 
-    A single worker runs each chunk of steps as one fused compiled call; several workers (or return
-    normalisation, which updates statistics between steps) take one step at a time with Allreduce'd gradients.
+    A single worker runs each chunk of steps as one fused compiled call; several workers (or PopArt, which updates
+    the return statistics between steps) take one step at a time with Allreduce'd gradients.
     """
 
     def __init__(self, learner: DDPGLearner, rng: np.random.Generator, fused: bool = True):
         self.learner = learner
         self.rng = rng
-        self.fused = fused and mpi.size() == 1 and learner.ret_rms is None
+        self.fused = fused and mpi.size() == 1 and not learner.cfg.popart
 
     def train(self, buffer: ReplayBuffer, n_steps: int) -> list[TrainResult]:
         L, cfg = self.learner, self.learner.cfg
@@ -47,7 +47,7 @@ class StudentTrainer:
             if self.fused:
                 losses = L.train(buffer.sample(self.rng, bs, k))
                 out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
-            elif L.ret_rms is not None:  # statistics change between steps: sample, update stats, step
+            elif L.cfg.popart:  # statistics change between steps: sample, update stats, step
                 for _ in range(k):
                     batch = buffer.sample(self.rng, bs)
                     L.update_return_stats(batch)
@@ -71,25 +71,53 @@ def add_train_results(stats: EpochStats, results: list[TrainResult]) -> None:
         stats.add_losses(r.critic_loss, r.actor_loss, r.distance)
 
 
-def reference_stats(learner: DDPGLearner, buffer: ReplayBuffer, rng: np.random.Generator) -> dict:
-    """baselines' agent stats on a sample of replay: obs_rms, Q of stored and actor actions, actor actions."""
-    d = {}
-    if learner.obs_rms is not None:
-        d["obs_rms_mean"] = float(np.mean(learner.obs_rms.mean.numpy()))
-        d["obs_rms_std"] = float(np.mean(learner.obs_rms.std.numpy()))
-    if len(buffer) > 0:
-        b = buffer.sample(rng, learner.cfg.batch_size)
-        q = learner.q_values(b.obs0, b.actions).numpy()
-        a = learner.actions_of(b.obs0).numpy()
-        qa = learner.q_values(b.obs0, a).numpy()
-        d.update({
-            "reference_Q_mean": float(q.mean()), "reference_Q_std": float(q.std()),
-            "reference_actor_Q_mean": float(qa.mean()), "reference_actor_Q_std": float(qa.std()),
-            "reference_action_mean": float(a.mean()), "reference_action_std": float(a.std()),
-        })
-    if learner.param_noise is not None:
-        d["param_noise_stddev"] = float(learner.param_noise.stddev.numpy())
-    return d
+class ReferenceStats:
+    """baselines' `get_stats`: the networks on one replay batch drawn at the first epoch's end and kept fixed for the
+    whole run, so the reference_* curves compare the same inputs over time."""
+
+    def __init__(self, learner: DDPGLearner, policy: DDPGPolicy, rng: np.random.Generator):
+        self.learner, self.policy, self.rng = learner, policy, rng
+        self.batch: Optional[Batch] = None
+
+    def __call__(self, buffer: ReplayBuffer) -> dict:
+        L = self.learner
+        d = {}
+        if L.ret_rms is not None:
+            d["ret_rms_mean"] = float(np.mean(L.ret_rms.mean.numpy()))
+            d["ret_rms_std"] = float(np.mean(L.ret_rms.std.numpy()))
+        if L.obs_rms is not None:
+            d["obs_rms_mean"] = float(np.mean(L.obs_rms.mean.numpy()))
+            d["obs_rms_std"] = float(np.mean(L.obs_rms.std.numpy()))
+        if self.batch is None and len(buffer) > 0:
+            self.batch = buffer.sample(self.rng, L.cfg.batch_size)
+        if self.batch is not None:
+            b = self.batch
+            q = L.q_values(b.obs0, b.actions).numpy()
+            a = L.actions_of(b.obs0).numpy()
+            qa = L.q_values(b.obs0, a).numpy()
+            d.update({
+                "reference_Q_mean": float(q.mean()), "reference_Q_std": float(q.std()),
+                "reference_actor_Q_mean": float(qa.mean()), "reference_actor_Q_std": float(qa.std()),
+                "reference_action_mean": float(a.mean()), "reference_action_std": float(a.std()),
+            })
+            if L.param_noise is not None:
+                pa = self.policy.perturbed_actions(b.obs0)
+                d["reference_perturbed_action_mean"] = float(pa.mean())
+                d["reference_perturbed_action_std"] = float(pa.std())
+        if L.param_noise is not None:
+            d["param_noise_stddev"] = float(L.param_noise.stddev.numpy())
+        return d
+
+    def get_state(self) -> dict:
+        return {"batch": self.batch}
+
+    def set_state(self, st: dict) -> None:
+        self.batch = st["batch"]
+
+
+def actor_q(learner: DDPGLearner, obs: np.ndarray) -> np.ndarray:
+    """Q(s, mu(s)) of the clean actor, [N]: baselines' rollout/Q_mean and eval/Q (`critic_with_actor_tf`)."""
+    return learner.q_values(obs, learner.actions_of(obs)).numpy()
 
 
 def epoch_plan(num_timesteps: int, steps_per_cycle: int, cycles_per_epoch: int) -> list[list[int]]:
@@ -163,7 +191,8 @@ def learn(ctx: RunContext) -> RunOutcome:
     trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
     evaluator = Evaluator(ctx)
     ctx.track_replay(buffer)
-    parts = {"learner": learner, "policy": policy, "runner": runner, "evaluator": evaluator}
+    ref_stats = ReferenceStats(learner, policy, ctx.replay_rng)
+    parts = {"learner": learner, "policy": policy, "runner": runner, "evaluator": evaluator, "ref_stats": ref_stats}
     loop = LoopState()
     if ctx.resume_state is not None:
         loop = restore(parts, ctx.resume_state)
@@ -178,12 +207,12 @@ def learn(ctx: RunContext) -> RunOutcome:
         cycles = plan[loop.epoch]
         n = cycles[loop.cycle]
         ro = runner.run(n, policy.explore, on_episode_end=policy.reset)
+        qs = actor_q(learner, ro.obs0)  # with the networks and statistics the rollout acted with
         store(buffer, ro, dc.reward_scale)
         if learner.obs_rms is not None:
             learner.obs_rms.update(ro.obs0)
         loop.steps += n
         loop.epoch_steps += n
-        qs = learner.q_values(ro.obs0, ro.actions).numpy()
         loop.stats.add_rollout(ro, qs)
         results = trainer.train(buffer, sch.nb_train_steps)
         add_train_results(loop.stats, results)
@@ -191,8 +220,9 @@ def learn(ctx: RunContext) -> RunOutcome:
                          actor_loss=[r.actor_loss for r in results])
         policy.refresh()
         if evaluator.due(loop.steps) or (loop.steps >= sch.num_timesteps and evaluator.n_total > 0):
-            loop.last_eval = loop.stats.eval_returns = evaluator.run(loop.steps, policy.greedy)
+            loop.stats.eval = evaluator.run(loop.steps, policy.greedy, lambda o: actor_q(learner, o))
+            loop.last_eval = loop.stats.eval.returns
         bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
         epoch_t0 = finish_cycle(ctx, loop, len(cycles), epoch_t0, learner.sync_variables(),
-                                lambda: reference_stats(learner, buffer, ctx.replay_rng), lambda: snapshot(parts, loop))
+                                lambda: ref_stats(buffer), lambda: snapshot(parts, loop))
     return RunOutcome(loop.steps, loop.last_eval, learner, buffer)

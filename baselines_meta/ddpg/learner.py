@@ -141,11 +141,13 @@ class DDPGLearner(tf.Module):
             q = self.critic(o0, batch.actions)
             critic_loss = tf.reduce_mean(tf.square(y - q))
             if cfg.critic_l2_reg > 0:
-                critic_loss += cfg.critic_l2_reg * tf.add_n([tf.nn.l2_loss(w) for w in self.critic.l2_variables()])
+                l2_vars = self.critic.l2_variables(cfg.critic_l2_output)
+                critic_loss += cfg.critic_l2_reg * tf.add_n([tf.nn.l2_loss(w) for w in l2_vars])
         ga = ta.gradient(actor_loss, self.actor.trainable_variables)
         gc = tc.gradient(critic_loss, self.critic.trainable_variables)
-        if cfg.clip_norm is not None:  # baselines U.flatgrad clips each gradient by its own norm
+        if cfg.clip_norm is not None:  # baselines U.flatgrad: each gradient tensor of both networks by its own norm
             ga = [tf.clip_by_norm(g, cfg.clip_norm) for g in ga]
+            gc = [tf.clip_by_norm(g, cfg.clip_norm) for g in gc]
         return Losses(critic_loss, actor_loss), ga, gc
 
     def _apply(self, ga, gc):
@@ -237,8 +239,11 @@ class DDPGLearner(tf.Module):
         return d
 
     def update_return_stats(self, batch: Batch) -> None:
-        """normalize_returns / popart (baselines): update return statistics on the batch's targets first."""
-        if self.ret_rms is None:
+        """PopArt (baselines): update the return statistics on the batch's targets, then rescale the critics' output
+        layers so their denormalised outputs are preserved. Baselines updates the statistics only in its PopArt
+        branch, so --normalize_returns without --popart normalises by the initial statistics (mean 0, std 1)
+        forever: a no-op that we reproduce."""
+        if self.ret_rms is None or not self.cfg.popart:
             return
         old_mean, old_std = self.ret_rms.mean.numpy(), self.ret_rms.std.numpy()
         self.ret_rms.update(self.target_q(batch).numpy().reshape(-1, 1))

@@ -59,6 +59,17 @@ class DDPGPolicy:
             a = a + self.action_noise()
         return np.minimum(np.maximum(a, -1.0), 1.0).astype(np.float32)
 
+    def perturbed_actions(self, obs: np.ndarray) -> np.ndarray:
+        """[N, O] -> [N, A]: the current parameter-noise rollout actor on a batch, without action noise (baselines'
+        `perturbed_actor_tf`, for reference_perturbed_action_*)."""
+        if self.fast:
+            if self.perturbed is None:
+                self.reset()
+            actor = self.perturbed
+        else:
+            actor = NumpyActor(self.learner.perturbed_actor)
+        return actor(self.norm(obs)).astype(np.float32)
+
     def get_state(self) -> dict:
         return {"ou": self.action_noise.state.copy() if self.action_noise is not None else None,
                 "perturbed": self.perturbed.arrays("") if self.perturbed is not None else None}

@@ -19,8 +19,8 @@ from typing import Optional
 import numpy as np
 
 from baselines_meta import mpi
-from baselines_meta.ddpg.learn import (LoopState, RunOutcome, StudentTrainer, add_train_results, finish_cycle, reference_stats,
-                                       restore, snapshot, store)
+from baselines_meta.ddpg.learn import (LoopState, ReferenceStats, RunOutcome, StudentTrainer, actor_q, add_train_results,
+                                       finish_cycle, restore, snapshot, store)
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.envs import Rollout
@@ -83,7 +83,9 @@ def learn(ctx: RunContext) -> RunOutcome:
     evaluator = Evaluator(ctx)
     budget = sch.num_timesteps
     ctx.track_replay(buffer)
-    parts = {"learner": learner, "teacher": teacher, "runner0": runner0, "runner1": runner1, "evaluator": evaluator}
+    ref_stats = ReferenceStats(learner, student, ctx.replay_rng)
+    parts = {"learner": learner, "teacher": teacher, "runner0": runner0, "runner1": runner1, "evaluator": evaluator,
+             "ref_stats": ref_stats}
     loop = LoopState(extra=_fresh_epoch_extra())
     if ctx.resume_state is not None:
         loop = restore(parts, ctx.resume_state)
@@ -104,7 +106,7 @@ def learn(ctx: RunContext) -> RunOutcome:
         out = {k: (float(np.nanmean(v)) if len(v) and np.isfinite(v).any() else float("nan")) for k, v in ex["meta"].items()}
         out["explore/return"] = float(np.mean(ex["explore_returns"])) if ex["explore_returns"] else float("nan")
         out["lookahead/return"] = float(np.mean(ex["look_returns"])) if ex["look_returns"] else float("nan")
-        out.update(reference_stats(learner, buffer, ctx.replay_rng))
+        out.update(ref_stats(buffer))
         r_pi = ex["r_pi"]
         loop.extra = _fresh_epoch_extra()
         loop.extra["r_pi"] = r_pi
@@ -118,6 +120,7 @@ def learn(ctx: RunContext) -> RunOutcome:
         n0, n1 = cycle_sizes(budget - loop.steps, sch.nb_explore_steps, sch.nb_eval_steps)
         # 1. D0 from the teacher
         ro0 = runner0.run(n0, explorer.sample)
+        qs = actor_q(learner, ro0.obs0)  # rollout/Q_mean: the student's Q(s, mu(s)) before this cycle's updates
         ex["explore_returns"] += ro0.episode_returns
         d0.clear()
         store(d0, ro0, dc.reward_scale)
@@ -162,12 +165,12 @@ def learn(ctx: RunContext) -> RunOutcome:
         n = n0 + n1
         loop.steps += n
         loop.epoch_steps += n
-        qs = learner.q_values(ro0.obs0, ro0.actions).numpy()
         loop.stats.add_rollout(ro0, qs)
         ctx.check_finite(loop.steps, teacher_actions=ro0.raw_actions, Q=qs, critic_loss=[r.critic_loss for r in losses],
                          actor_loss=[r.actor_loss for r in losses], meta_reward=ex["meta"]["meta/reward"][-1:])
         if evaluator.due(loop.steps) or (loop.steps >= budget and evaluator.n_total > 0):
-            loop.last_eval = loop.stats.eval_returns = evaluator.run(loop.steps, student.greedy)
+            loop.stats.eval = evaluator.run(loop.steps, student.greedy, lambda o: actor_q(learner, o))
+            loop.last_eval = loop.stats.eval.returns
         bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
         n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
         epoch_t0 = finish_cycle(ctx, loop, n_cycles, epoch_t0, learner.sync_variables() + teacher.sync_variables(),
