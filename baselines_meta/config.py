@@ -50,8 +50,9 @@ class DDPGConfig:
 class TeacherConfig:
     kind: Literal["independent", "variance"] = "independent"  # 'meta' vs 'meta-variance' (paper 4.2 ii / i)
     lr: float = 1e-4  # paper 5.1: learning rate of the meta policy
-    log_std_min: float = -4.0  # log-std is squashed into [log_std_min, log_std_max] (tanh);
-    log_std_max: float = 0.0  # initial value is the midpoint: std = e^-2 = 0.135 of the unit action box
+    log_std_min: float = -4.0  # log-std is squashed into [log_std_min, log_std_max] by tanh
+    log_std_max: float = 0.0
+    init_log_std: float = -2.0  # initial log-std (set through the output bias): e^-2 = 0.135 of the unit action box
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
@@ -66,7 +67,17 @@ class ScheduleConfig:
     nb_explore_steps: int = 100  # meta: |D0|, teacher steps per cycle
     nb_eval_steps: int = 200  # meta: |D1|, steps of the look-ahead student per cycle
     nb_teacher_steps: int = 1  # meta: teacher gradient steps per cycle
-    meta_reward: Literal["step", "episodic"] = "step"  # R_pi estimate: mean reward per D1 step / episode
+    # R_pi of a policy (Algorithm 1 lines 2, 7, 10) from a rollout that starts with a fresh reset: 'return' = mean
+    # undiscounted return of its episodes (paper eq. 3; an episode cut by the rollout's end counts only if it is the
+    # first); 'step' = mean reward per step (ignores falls: constant on InvertedPendulum; an ablation)
+    meta_reward: Literal["return", "step"] = "return"
+    # R_pi of cycle t: 'fresh' rolls pi out again after the update on B (line 10); 'previous' reuses R_pi' of cycle
+    # t-1 (cheaper, noisier: an ablation)
+    meta_baseline: Literal["fresh", "previous"] = "fresh"
+    paired_starts: bool = True  # the rollouts behind R_pi and R_pi' of a cycle start from the same reset seeds
+    meta_reward_norm: Literal["window", "none"] = "window"  # standardise Delta by the mean / std of the last
+    # nb_epoch_cycles Deltas (REINFORCE's usual reward standardisation, our choice); 'none': the paper's raw Delta
+    meta_reward_placebo: bool = False  # control: the teacher gets the (standardised) Delta times a random sign
     lookahead: Literal["inplace", "copy"] = "inplace"  # Algorithm 1 updates pi in place; 'copy' is an ablation
     eval_interval: int = 4000  # env steps per worker between evaluations
     eval_episodes: int = 10  # deterministic evaluation episodes (split over MPI ranks)

@@ -116,7 +116,20 @@ class EnvRunner:
         self.obs_dim = int(env.observation_space.shape[0])
         self.act_dim = int(env.action_space.shape[0])
 
-    def run(self, n: int, act: ActFn, on_episode_end: Optional[Callable[[], None]] = None) -> Rollout:
+    def restart(self, seed: int) -> None:
+        """Drop the episode in progress (it is not recorded) and start a new one from env.reset(seed=seed)."""
+        obs, _ = self.env.reset(seed=int(seed))
+        self.obs = np.asarray(obs, np.float32)
+        self.ep_return, self.ep_length = 0.0, 0
+
+    def run(self, n: int, act: ActFn, on_episode_end: Optional[Callable[[], None]] = None,
+            start_seed: Optional[int] = None) -> Rollout:
+        """n steps of `act`; the episode in progress continues from the last call, unless start_seed is given: then
+        the rollout starts from env.reset(seed=start_seed) and its k-th later episode from seed start_seed + k, so
+        two rollouts with the same start_seed meet the same start states (common random numbers)."""
+        if start_seed is not None:
+            self.restart(start_seed)
+        next_seed = None if start_seed is None else int(start_seed) + 1
         O, A = self.obs_dim, self.act_dim
         obs0 = np.empty((n, O), np.float32)
         obs1 = np.empty((n, O), np.float32)
@@ -141,7 +154,11 @@ class EnvRunner:
                 if self.monitor is not None:
                     self.monitor.episode(self.ep_return, self.ep_length)
                 self.ep_return, self.ep_length = 0.0, 0
-                o1, _ = self.env.reset()
+                if next_seed is None:
+                    o1, _ = self.env.reset()
+                else:
+                    o1, _ = self.env.reset(seed=next_seed)
+                    next_seed += 1
                 if on_episode_end is not None:
                     on_episode_end()
             self.obs = np.asarray(o1, np.float32)

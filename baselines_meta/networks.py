@@ -7,6 +7,8 @@ exactly as baselines multiplied its tanh output by `action_space.high`.
 """
 from __future__ import annotations
 
+import math
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras
@@ -97,7 +99,13 @@ class Teacher(tf_keras.Model):
             raise ValueError("the 'variance' teacher needs the student's actor")
         self.mean_net = Actor(obs_dim, act_dim, cfg.network, name="mean") if cfg.kind == "independent" else None
         self.log_std_trunk = MLPTrunk(cfg.network, name="log_std_trunk")
-        self.log_std_out = tf_keras.layers.Dense(act_dim, kernel_initializer=_final_init(cfg.network), name="log_std_out")
+        lo, hi = cfg.log_std_min, cfg.log_std_max
+        if not lo < cfg.init_log_std < hi:
+            raise ValueError(f"init_log_std {cfg.init_log_std} must lie strictly inside ({lo}, {hi})")
+        # log_std = lo + (hi - lo) (tanh(z) + 1) / 2 with z = small kernel term + bias: the bias sets the start
+        bias = math.atanh(2.0 * (cfg.init_log_std - lo) / (hi - lo) - 1.0)
+        self.log_std_out = tf_keras.layers.Dense(act_dim, kernel_initializer=_final_init(cfg.network),
+                                                 bias_initializer=tf_keras.initializers.Constant(bias), name="log_std_out")
         self.log_std_out(self.log_std_trunk(tf.zeros([1, obs_dim])))
 
     def mean_and_log_std(self, obs):  # [B, O] -> [B, A], [B, A]

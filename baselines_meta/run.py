@@ -114,7 +114,16 @@ def build_parser() -> Parser:
     g.add_argument("--nb_explore_steps", type=_positive_int("--nb_explore_steps"), default=None, help=f"meta: |D0| teacher steps per cycle [default {s.nb_explore_steps}]")
     g.add_argument("--nb_eval_steps", type=_positive_int("--nb_eval_steps"), default=None, help=f"meta: |D1| look-ahead student steps per cycle [default {s.nb_eval_steps}]")
     g.add_argument("--nb_teacher_steps", type=_nonneg_int("--nb_teacher_steps"), default=None, help=f"meta: teacher gradient steps per cycle [default {s.nb_teacher_steps}]")
-    g.add_argument("--meta_reward", choices=("step", "episodic"), default=s.meta_reward, help="R_pi estimate from D1: mean reward per step, or mean return of episodes finished in D1")
+    g.add_argument("--meta_reward", choices=("return", "step"), default=s.meta_reward,
+                   help="R of a policy from a rollout from fresh resets: mean return of its episodes (an episode cut at the end counts only if it is the first), or mean reward per step (ignores falls; ablation)")
+    g.add_argument("--meta_baseline", choices=("fresh", "previous"), default=s.meta_baseline,
+                   help="R_pi of a cycle: fresh: roll pi out after the update on B (Algorithm 1 line 10); previous: reuse the last R_pi' (ablation)")
+    g.add_argument("--paired_starts", action=argparse.BooleanOptionalAction, default=s.paired_starts,
+                   help="the rollouts behind R_pi and R_pi' of a cycle start from the same reset seeds (common random numbers)")
+    g.add_argument("--meta_reward_norm", choices=("window", "none"), default=s.meta_reward_norm,
+                   help="window: standardise the meta reward by the mean / std of the last nb_epoch_cycles ones; none: the paper's raw form")
+    g.add_argument("--meta_reward_placebo", action=argparse.BooleanOptionalAction, default=s.meta_reward_placebo,
+                   help="control: the teacher gets its (standardised) meta reward times a random sign")
     g.add_argument("--lookahead", choices=("inplace", "copy"), default=s.lookahead, help="inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)")
     g.add_argument("--eval_interval", type=_positive_int("--eval_interval"), default=s.eval_interval, help="env steps per worker between evaluations")
     g.add_argument("--eval_episodes", type=_nonneg_int("--eval_episodes"), default=s.eval_episodes, help="deterministic evaluation episodes (split over ranks)")
@@ -146,6 +155,8 @@ def build_parser() -> Parser:
     g.add_argument("--teacher_lr", type=_float("--teacher_lr", 0, lo_open=True), default=t.lr)
     g.add_argument("--teacher_log_std_min", type=_float("--teacher_log_std_min"), default=t.log_std_min)
     g.add_argument("--teacher_log_std_max", type=_float("--teacher_log_std_max"), default=t.log_std_max)
+    g.add_argument("--teacher_init_log_std", type=_float("--teacher_init_log_std"), default=t.init_log_std,
+                   help="the teacher's initial log-std (inside the bounds), in units of the unit action box")
     for action in p._actions:  # so that --help shows every default, also of flags without a help text
         if action.help is None:
             action.help = "(default: %(default)s)"
@@ -157,6 +168,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
 
     if a.teacher_log_std_min >= a.teacher_log_std_max:
         raise UsageError("--teacher_log_std_min must be below --teacher_log_std_max")
+    if not a.teacher_log_std_min < a.teacher_init_log_std < a.teacher_log_std_max:
+        raise UsageError("--teacher_init_log_std must lie strictly between --teacher_log_std_min and --teacher_log_std_max")
     if a.popart and not a.normalize_returns:
         raise UsageError("--popart needs --normalize_returns")
     parse_noise_type(a.noise_type)  # raises NoiseSpecError with a clear message
@@ -170,7 +183,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         if getattr(a, k) is not None:
             sched[k] = getattr(a, k)
     sched.update(nb_epoch_cycles=a.nb_epoch_cycles, nb_rollout_steps=a.nb_rollout_steps, meta_reward=a.meta_reward,
-                 lookahead=a.lookahead, eval_interval=a.eval_interval, eval_episodes=a.eval_episodes)
+                 meta_baseline=a.meta_baseline, paired_starts=a.paired_starts, meta_reward_norm=a.meta_reward_norm,
+                 meta_reward_placebo=a.meta_reward_placebo, lookahead=a.lookahead, eval_interval=a.eval_interval, eval_episodes=a.eval_episodes)
     net = NetworkConfig(layer_norm=a.layer_norm)
     ddpg = DDPGConfig(
         actor_lr=a.actor_lr, critic_lr=a.critic_lr, critic_l2_reg=a.critic_l2_reg, critic_l2_output=a.critic_l2_output,
@@ -181,7 +195,8 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         truncation_as_terminal=a.truncation_as_terminal, network=net,
     )
     teacher = TeacherConfig(kind="variance" if a.alg == "meta-variance" else "independent", lr=a.teacher_lr,
-                            log_std_min=a.teacher_log_std_min, log_std_max=a.teacher_log_std_max, network=net)
+                            log_std_min=a.teacher_log_std_min, log_std_max=a.teacher_log_std_max,
+                            init_log_std=a.teacher_init_log_std, network=net)
     return RunConfig(alg=a.alg, env_id=a.env_id, seed=a.seed, preset=a.preset, log_path=a.log_path,
                      log_formats=a.log_formats, progress_bar=a.progress_bar, sync_check_interval=a.sync_check_interval,
                      deterministic_ops=a.deterministic_ops, fast=a.fast, tf_threads=a.tf_threads, save_interval=a.save_interval, ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))

@@ -40,6 +40,7 @@ class NonFiniteError(Exception):
     """A loss or an action was NaN/inf; the run stops without overwriting the last good checkpoint."""
 
 
+RNG_NAMES = ("replay", "noise", "teacher", "meta")  # the numpy Generators of a run, checkpointed
 LOG_FILES = ("progress.csv", "progress.json", "log.txt", "evaluations.csv")
 
 
@@ -268,10 +269,13 @@ class RunContext:
         self.logger = (Logger(log_dir, formats, stdout=stdout or sys.stdout, restore=logger_state, sizes=self._sizes)
                        if self.rank == 0 else NullLogger())
         # Independent streams per purpose, all derived from this rank's seed.
-        self._seq = dict(zip(("train", "eval", "d1", "replay", "noise", "teacher"), np.random.SeedSequence(self.seed).spawn(6)))
+        # (SeedSequence children are keyed by their index: a purpose added at the end leaves the others' streams as they were)
+        purposes = ("train", "eval", "d1", "replay", "noise", "teacher", "meta", "pi")
+        self._seq = dict(zip(purposes, np.random.SeedSequence(self.seed).spawn(len(purposes))))
         self.replay_rng = np.random.default_rng(self._seq["replay"])
         self.noise_rng = np.random.default_rng(self._seq["noise"])
         self.teacher_rng = np.random.default_rng(self._seq["teacher"])
+        self.meta_rng = np.random.default_rng(self._seq["meta"])  # reset seeds of R_pi rollouts, placebo signs
         configure_tf(cfg, self.seed)
         self.monitors: list[Monitor] = []
         self.t_start = time.time()
@@ -286,7 +290,7 @@ class RunContext:
             self.episode_history.extend(c["episode_history"])
             self.total_episodes = c["total_episodes"]
             self.next_save = c["next_save"]
-            for name in ("replay", "noise", "teacher"):
+            for name in RNG_NAMES:
                 getattr(self, f"{name}_rng").bit_generator.state = c["rngs"][name]
             self.logger.info(f"resumed from the checkpoint at step {self.resume_state['loop'].steps}")
         elif self.rank == 0:
@@ -321,7 +325,7 @@ class RunContext:
                 sizes[os.path.basename(f)] = os.path.getsize(f)
         return {"elapsed": time.time() - self.t_start, "episode_history": list(self.episode_history),
                 "total_episodes": self.total_episodes, "next_save": self.next_save, "sizes": sizes,
-                "rngs": {n: getattr(self, f"{n}_rng").bit_generator.state for n in ("replay", "noise", "teacher")},
+                "rngs": {n: getattr(self, f"{n}_rng").bit_generator.state for n in RNG_NAMES},
                 "logger": self.logger.get_state()}
 
     def after_cycle(self, steps: int, epoch: int, epoch_end: bool, done: bool, make_state: Callable[[], dict]) -> None:

@@ -6,7 +6,8 @@ import pytest
 
 from baselines_meta.config import DDPGConfig, TeacherConfig
 from baselines_meta.ddpg.learner import DDPGLearner
-from baselines_meta.meta.learn import StudentSnapshot, cycle_sizes, estimate_return
+from baselines_meta.meta.learn import StudentSnapshot, cycle_sizes
+from baselines_meta.meta.reward import MetaRewardShaper, policy_return
 from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
 from baselines_meta.envs import Rollout
 from baselines_meta.replay import ReplayBuffer
@@ -108,15 +109,33 @@ def test_numpy_teacher_matches_keras_and_samples_around_mean():
     np.testing.assert_allclose(s.std(0), np.exp(ls.numpy()[0]), rtol=0.1)
 
 
-def test_meta_reward_estimates_and_cycle_sizes():
-    ro = Rollout(*([np.zeros(0)] * 2), np.array([1.0, 2.0, 3.0, 6.0]), *([np.zeros(0)] * 4), [10.0, 20.0], [2, 2])
-    assert estimate_return(ro, "step", None) == pytest.approx(3.0)
-    assert estimate_return(ro, "episodic", None) == pytest.approx(15.0)
-    none = ro._replace(episode_returns=[])
-    assert estimate_return(none, "episodic", 7.0) == 7.0
-    assert cycle_sizes(1000, 100, 200) == (100, 200)
-    assert cycle_sizes(250, 100, 200) == (100, 150)
-    assert cycle_sizes(50, 100, 200) == (50, 0)
+def test_policy_return_by_hand_and_cycle_sizes():
+    """R = mean return of the rollout's episodes; the episode cut at the end counts only when it is the first."""
+    # two finished episodes (10, 20) then a cut one (rewards 1 + 2 = 3 after them): R = 15, the cut one left out
+    ro = Rollout(*([np.zeros(0)] * 2), np.array([4.0, 6.0, 5.0, 15.0, 1.0, 2.0]), *([np.zeros(0)] * 4), [10.0, 20.0], [2, 2])
+    assert policy_return(ro, "return") == pytest.approx(15.0)
+    assert policy_return(ro, "step") == pytest.approx(33.0 / 6)
+    # no episode finished: the first (cut) episode with its partial return
+    assert policy_return(ro._replace(episode_returns=[]), "return") == pytest.approx(33.0)
+    with pytest.raises(ValueError):
+        policy_return(ro, "episodic")
+    assert cycle_sizes(1000, 200, 100, 200) == (200, 100, 200)
+    assert cycle_sizes(1000, 0, 100, 200) == (0, 100, 200)
+    assert cycle_sizes(450, 200, 100, 200) == (200, 100, 150)
+    assert cycle_sizes(250, 200, 100, 200) == (200, 50, 0)
+
+
+def test_meta_reward_standardisation_by_hand():
+    sh = MetaRewardShaper("window", 3, False, np.random.default_rng(0))
+    assert sh(5.0) == 0.0  # one value: its own mean
+    assert sh(1.0) == pytest.approx((1.0 - 3.0) / 2.0)  # window [5, 1]: mean 3, std 2
+    assert sh(3.0) == pytest.approx(0.0)  # [5, 1, 3]: mean 3
+    assert sh(7.0) == pytest.approx((7.0 - 11.0 / 3) / np.std([1.0, 3.0, 7.0]))  # window of 3: 5 has left
+    assert MetaRewardShaper("none", 3, False, None)(-2.5) == -2.5
+    signs = [MetaRewardShaper("none", 3, True, np.random.default_rng(i))(2.0) for i in range(40)]
+    assert set(signs) == {2.0, -2.0}
+    flat = MetaRewardShaper("window", 20, False, None)
+    assert [flat(0.0) for _ in range(5)] == [0.0] * 5  # equal rewards carry no signal (and no division by zero)
 
 
 def test_snapshot_restores_student_exactly():

@@ -1,20 +1,25 @@
-"""Algorithm 1 ("Teacher: Learn to Explore"), one cycle at a time:
+"""Algorithm 1 ("Teacher: Learn to Explore"), one cycle at a time, in the paper's order (its line numbers):
 
-  1. D0: nb_explore_steps of the teacher on its own env
-  2. student pi -> pi': nb_train_steps DDPG steps on minibatches of D0 only
-  3. D1: nb_eval_steps of the deterministic pi' on a second env; R_pi' from D1
-  4. meta reward R(D0) = R_pi' - R_pi (R_pi from the previous cycle; the first from a D1 drawn before cycle 1)
-  5. teacher: nb_teacher_steps meta-policy-gradient steps on D0 (gradients averaged over ranks)
-  6. B <- B + D0 + D1; the observation normaliser sees D0 and D1 once each
-  7. student: nb_train_steps DDPG steps on B
-D0, D1 and evaluation each have their own env whose episodes continue across cycles; D0 and D1 steps count
-toward num_timesteps. With lookahead 'inplace' (Algorithm 1) pi' replaces pi; 'copy' restores pi after step 3.
+  0. (line 10 of the previous cycle; lines 2-3 at the start) R_pi: the deterministic pi from fresh resets, seeds s_t
+  1. (4)  D0: nb_explore_steps of the teacher on its own env
+  2. (5)  pi -> pi': nb_train_steps DDPG steps on D0 only
+  3. (6)  D1: nb_eval_steps of the deterministic pi' from the same resets s_t (paired starts); R_pi'
+  4. (7)  meta reward Delta = R_pi' - R_pi
+  5. (8)  teacher: nb_teacher_steps REINFORCE steps on D0 with Delta, standardised over the last epoch's cycles
+  6. (9)  B <- B + D_pi + D0 + D1; the normaliser sees each once, after pi and pi' have both acted
+  7. (11) student: nb_train_steps DDPG steps on B
+
+Step 0 runs at the start of cycle t rather than at the end of cycle t-1: nothing changes in between (the normaliser is
+updated in step 6 only), so the arithmetic is that of line 10. With --meta_baseline previous it runs in the first
+cycle only, and R_pi of cycle t is R_pi' of cycle t-1 (an ablation). D_pi, D0 and D1 each have their own env and all
+count toward num_timesteps. With lookahead 'inplace' (Algorithm 1) pi' replaces pi; 'copy' restores pi after step 3.
+R and its standardisation: meta/reward.py.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -23,20 +28,11 @@ from baselines_meta.ddpg.learn import (LoopState, ReferenceStats, RunOutcome, St
                                        finish_cycle, restore, snapshot, store)
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
-from baselines_meta.envs import Rollout
-from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
+from baselines_meta.envs import EnvRunner, Rollout
+from baselines_meta.meta import reward as meta_reward
+from baselines_meta.meta.teacher import TeacherDiagnostics, TeacherLearner, TeacherPolicy
 from baselines_meta.replay import ReplayBuffer
 from baselines_meta.training import Evaluator, ProgressBar, RunContext
-
-
-def estimate_return(ro: Rollout, mode: str, previous: Optional[float]) -> Optional[float]:
-    """R_pi from a D1 rollout: mean reward per step, or mean return of the episodes that finished in it.
-
-    'episodic' with no finished episode keeps the previous estimate (so that cycle's meta reward is 0).
-    """
-    if mode == "step":
-        return float(np.mean(ro.rewards)) if len(ro.rewards) else previous
-    return float(np.mean(ro.episode_returns)) if ro.episode_returns else previous
 
 
 class StudentSnapshot:
@@ -52,127 +48,194 @@ class StudentSnapshot:
             v.assign(x)
 
 
-def cycle_sizes(remaining: int, n0: int, n1: int) -> tuple[int, int]:
-    """D0 and D1 sizes of the next cycle, shortened so the run ends exactly at the budget."""
-    a = min(n0, remaining)
-    return a, min(n1, remaining - a)
+class CycleSizes(NamedTuple):
+    pi: int  # D_pi: the rollout of pi that gives R_pi (0 when R_pi is reused)
+    d0: int
+    d1: int
 
 
-META_KEYS = ("meta/reward", "meta/R_pi", "meta/R_pi_prime", "teacher/loss", "teacher/entropy", "teacher/log_std_mean",
-             "teacher/action_mean", "teacher/action_std")
+def cycle_sizes(remaining: int, n_pi: int, n0: int, n1: int) -> CycleSizes:
+    """Rollout sizes of the next cycle, shortened (in the order D_pi, D0, D1) so the run ends exactly at the budget."""
+    p = min(n_pi, remaining)
+    a = min(n0, remaining - p)
+    return CycleSizes(p, a, min(n1, remaining - p - a))
 
 
-def _fresh_epoch_extra() -> dict:
-    return {"meta": {k: [] for k in META_KEYS}, "explore_returns": [], "look_returns": []}
+META_KEYS = ("meta/reward", "meta/reward_used", "meta/R_pi", "meta/R_pi_prime", "teacher/loss", "teacher/entropy",
+             "teacher/log_std_mean", "teacher/action_mean", "teacher/action_std")
 
 
-def learn(ctx: RunContext) -> RunOutcome:
+def _fresh_epoch_extra(r_pi: Optional[float] = None) -> dict:
+    return {"meta": {k: [] for k in META_KEYS}, "explore_returns": [], "look_returns": [], "pi_returns": [], "r_pi": r_pi}
+
+
+class MetaParts(NamedTuple):
+    """Everything a meta run acts and learns with (each part with get_state / set_state is checkpointed)."""
+
+    learner: DDPGLearner
+    teacher: TeacherLearner
+    student: DDPGPolicy  # numpy snapshot of pi (deterministic: greedy)
+    explorer: TeacherPolicy  # numpy snapshot of pi_e
+    runner0: EnvRunner  # D0, the teacher's env: <rank>.monitor.csv
+    runner_pi: EnvRunner  # D_pi, pi's rollouts for R_pi: <rank>.pi.monitor.csv
+    runner1: EnvRunner  # D1, pi' rollouts for R_pi': <rank>.d1.monitor.csv
+    buffer: ReplayBuffer  # B
+    d0: ReplayBuffer  # this cycle's D0 only
+    trainer: StudentTrainer
+    evaluator: Evaluator
+    ref_stats: ReferenceStats
+    shaper: meta_reward.MetaRewardShaper
+    diag: TeacherDiagnostics
+
+    def checkpointed(self) -> dict:
+        return {"learner": self.learner, "teacher": self.teacher, "runner0": self.runner0, "runner_pi": self.runner_pi,
+                "runner1": self.runner1, "evaluator": self.evaluator, "ref_stats": self.ref_stats, "shaper": self.shaper,
+                "diag": self.diag}
+
+
+def build(ctx: RunContext) -> MetaParts:
     cfg, sch = ctx.cfg, ctx.cfg.schedule
     dc = dataclasses.replace(cfg.ddpg, noise_type="none")  # the teacher replaces the noise process
-    runner0 = ctx.make_runner("train")  # D0 (teacher), monitor <rank>.monitor.csv
-    runner1 = ctx.make_runner("d1", monitor_tag="d1")  # D1 (look-ahead student), <rank>.d1.monitor.csv
+    runner0 = ctx.make_runner("train")
+    runner_pi = ctx.make_runner("pi", monitor_tag="pi")
+    runner1 = ctx.make_runner("d1", monitor_tag="d1")
     O, A = runner0.obs_dim, runner0.act_dim
     learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast, seed=ctx.env_seed("noise"))
     teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor, jit_compile=cfg.fast)
     mpi.sync_from_root(learner.sync_variables() + teacher.sync_variables())
     student = DDPGPolicy(learner, ctx.noise_rng, fast=cfg.fast)
-    explorer = TeacherPolicy(teacher, ctx.teacher_rng, fast=cfg.fast)
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
-    d0 = ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal)
-    trainer = StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast)
-    evaluator = Evaluator(ctx)
-    budget = sch.num_timesteps
     ctx.track_replay(buffer)
-    ref_stats = ReferenceStats(learner, student, ctx.replay_rng)
-    parts = {"learner": learner, "teacher": teacher, "runner0": runner0, "runner1": runner1, "evaluator": evaluator,
-             "ref_stats": ref_stats}
+    return MetaParts(
+        learner, teacher, student, TeacherPolicy(teacher, ctx.teacher_rng, fast=cfg.fast), runner0, runner_pi, runner1,
+        buffer, ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal),
+        StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast), Evaluator(ctx), ReferenceStats(learner, student, ctx.replay_rng),
+        meta_reward.MetaRewardShaper(sch.meta_reward_norm, sch.nb_epoch_cycles, sch.meta_reward_placebo, ctx.meta_rng),
+        TeacherDiagnostics(teacher))
+
+
+def measure(runner: EnvRunner, policy: DDPGPolicy, n: int, seed: int, mode: str) -> tuple[Rollout, float]:
+    """R of the deterministic student: n steps from fresh resets (seeds seed, seed + 1, ...)."""
+    ro = runner.run(n, policy.greedy, start_seed=seed)
+    return ro, meta_reward.policy_return(ro, mode)
+
+
+class CycleResult(NamedTuple):
+    steps: int
+    d0: Rollout
+    qs: np.ndarray  # Q(s, mu(s)) on D0's states before the cycle's updates (rollout/Q_mean)
+    losses: list
+
+
+def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes) -> CycleResult:
+    """One cycle of Algorithm 1 (module docstring); loop.extra collects the epoch's meta statistics."""
+    sch, dc, ex = ctx.cfg.schedule, ctx.cfg.ddpg, loop.extra
+    L, T = m.learner, m.teacher
+    seed = meta_reward.start_seed(ctx.meta_rng)
+    seed1 = seed if sch.paired_starts else meta_reward.start_seed(ctx.meta_rng)
+    # 0. R_pi: pi from fresh resets (Algorithm 1 line 10 of the previous cycle; lines 2-3 in the first)
+    ro_pi = None
+    if sizes.pi > 0:
+        ro_pi, r_pi = measure(m.runner_pi, m.student, sizes.pi, seed, sch.meta_reward)
+        ex["pi_returns"] += ro_pi.episode_returns
+        ex["r_pi"] = r_pi if sizes.pi == sch.nb_eval_steps else None
+    # 1. D0 from the teacher
+    ro0 = m.runner0.run(sizes.d0, m.explorer.sample) if sizes.d0 > 0 else None
+    qs = actor_q(L, ro0.obs0) if ro0 is not None else np.zeros(0)  # the student's Q(s, mu(s)) before this cycle
+    losses: list = []
+    ro1 = None
+    if ro0 is not None:
+        ex["explore_returns"] += ro0.episode_returns
+        m.diag.see(ro0.obs0)
+        m.d0.clear()
+        store(m.d0, ro0, dc.reward_scale)
+    if ro0 is not None and sizes.d1 > 0:
+        snap = StudentSnapshot(L) if sch.lookahead == "copy" else None
+        # 2. pi -> pi' on D0 only
+        res = m.trainer.train(m.d0, sch.nb_train_steps)
+        losses += res
+        add_train_results(loop.stats, res)
+        m.student.refresh()
+        # 3. D1 from the deterministic pi', from the same resets as D_pi
+        ro1, r_pi_prime = measure(m.runner1, m.student, sizes.d1, seed1, sch.meta_reward)
+        ex["look_returns"] += ro1.episode_returns
+        r_pi = ex["r_pi"]
+        if sizes.d1 == sch.nb_eval_steps and r_pi is not None:
+            # 4. meta reward, 5. teacher steps on D0 (log-density of the raw Gaussian samples)
+            delta = r_pi_prime - r_pi
+            used = m.shaper(delta)
+            ts = T.stats(ro0.obs0, ro0.raw_actions, np.float32(used))
+            T.train(ro0.obs0, ro0.raw_actions, used, sch.nb_teacher_steps)
+            for k, v in zip(META_KEYS, (delta, used, r_pi, r_pi_prime, float(ts.loss), float(ts.entropy), float(ts.log_std_mean),
+                                        float(ts.action_mean), float(ts.action_std)), strict=True):
+                ex["meta"][k].append(v)
+        if snap is not None:
+            snap.restore()
+        ex["r_pi"] = r_pi_prime if sch.meta_baseline == "previous" and sizes.d1 == sch.nb_eval_steps else None
+    # 6. B <- B + D_pi + D0 + D1; the normaliser sees each once
+    new = [ro for ro in (ro_pi, ro0, ro1) if ro is not None]
+    for ro in new:
+        store(m.buffer, ro, dc.reward_scale)
+    if L.obs_rms is not None and new:
+        L.obs_rms.update(np.concatenate([ro.obs0 for ro in new]))
+    # 7. student on B
+    res = m.trainer.train(m.buffer, sch.nb_train_steps)
+    losses += res
+    add_train_results(loop.stats, res)
+    m.student.refresh()
+    m.explorer.refresh()
+    return CycleResult(sum(sizes), ro0, qs, losses)
+
+
+def learn(ctx: RunContext) -> RunOutcome:
+    cfg, sch = ctx.cfg, ctx.cfg.schedule
+    m = build(ctx)
+    parts = m.checkpointed()
     loop = LoopState(extra=_fresh_epoch_extra())
     if ctx.resume_state is not None:
         loop = restore(parts, ctx.resume_state)
-    else:
-        # Algorithm 1 lines 2-3: D1 from the initial pi gives R_pi; B = D1.
-        n_init = min(sch.nb_eval_steps, budget)
-        ro1 = runner1.run(n_init, student.greedy)
-        loop.extra["r_pi"] = estimate_return(ro1, sch.meta_reward, None)
-        store(buffer, ro1, dc.reward_scale)
-        if learner.obs_rms is not None:
-            learner.obs_rms.update(ro1.obs0)
-        loop.steps = n_init
-    student.refresh()
-    explorer.refresh()
+    if sch.meta_reward == "step":
+        ctx.logger.info("warning: --meta_reward step (mean reward per step) ignores falls: on tasks with a per-step "
+                        "alive bonus it barely changes with the policy; the default 'return' does not")
+    m.student.refresh()
+    m.explorer.refresh()
+    budget = sch.num_timesteps
 
     def epoch_extra() -> dict:
         ex = loop.extra
-        out = {k: (float(np.nanmean(v)) if len(v) and np.isfinite(v).any() else float("nan")) for k, v in ex["meta"].items()}
-        out["explore/return"] = float(np.mean(ex["explore_returns"])) if ex["explore_returns"] else float("nan")
-        out["lookahead/return"] = float(np.mean(ex["look_returns"])) if ex["look_returns"] else float("nan")
-        out.update(ref_stats(buffer))
-        r_pi = ex["r_pi"]
-        loop.extra = _fresh_epoch_extra()
-        loop.extra["r_pi"] = r_pi
+        out = {k: (float(np.mean(v)) if len(v) else float("nan")) for k, v in ex["meta"].items()}
+        out.update(meta_reward.summary(ex["meta"]["meta/reward"]))
+        same = meta_reward.all_equal(ex["meta"]["meta/reward"])
+        if same is not None:
+            ctx.logger.info(f"warning: epoch {loop.epoch + 1}: all {len(ex['meta']['meta/reward'])} meta rewards equal "
+                            f"{same:g}; the teacher gets no signal")
+        for key, name in (("explore/return", "explore_returns"), ("lookahead/return", "look_returns"),
+                          ("baseline/return", "pi_returns")):
+            out[key] = float(np.mean(ex[name])) if ex[name] else float("nan")
+        out.update(m.diag())
+        out.update(m.ref_stats(m.buffer))
+        loop.extra = _fresh_epoch_extra(ex["r_pi"])
         return out
 
     ctx.install_signal_handlers()
     bar = ProgressBar(budget, cfg.progress_bar)
     epoch_t0 = time.time() - loop.epoch_elapsed
     while loop.steps < budget:
-        ex = loop.extra
-        n0, n1 = cycle_sizes(budget - loop.steps, sch.nb_explore_steps, sch.nb_eval_steps)
-        # 1. D0 from the teacher
-        ro0 = runner0.run(n0, explorer.sample)
-        qs = actor_q(learner, ro0.obs0)  # rollout/Q_mean: the student's Q(s, mu(s)) before this cycle's updates
-        ex["explore_returns"] += ro0.episode_returns
-        d0.clear()
-        store(d0, ro0, dc.reward_scale)
-        losses, ro1 = [], None
-        if n1 > 0:
-            snap = StudentSnapshot(learner) if sch.lookahead == "copy" else None
-            # 2. pi -> pi' on D0 only
-            res = trainer.train(d0, sch.nb_train_steps)
-            losses += res
-            add_train_results(loop.stats, res)
-            student.refresh()
-            # 3. D1 from the deterministic pi'
-            ro1 = runner1.run(n1, student.greedy)
-            ex["look_returns"] += ro1.episode_returns
-            r_pi = ex["r_pi"]
-            r_pi_prime = estimate_return(ro1, sch.meta_reward, r_pi)
-            # 4. meta reward
-            meta_reward = (r_pi_prime - r_pi) if (r_pi is not None and r_pi_prime is not None) else 0.0
-            # 5. teacher step(s) on D0 with the log-density of the raw Gaussian samples
-            ts = teacher.stats(ro0.obs0, ro0.raw_actions, np.float32(meta_reward))
-            teacher.train(ro0.obs0, ro0.raw_actions, meta_reward, sch.nb_teacher_steps)
-            if snap is not None:
-                snap.restore()
-            for k, v in zip(META_KEYS, (meta_reward, r_pi, r_pi_prime, float(ts.loss), float(ts.entropy),
-                                        float(ts.log_std_mean), float(ts.action_mean), float(ts.action_std)), strict=True):
-                ex["meta"][k].append(np.nan if v is None else v)
-            ex["r_pi"] = r_pi_prime
-        # 6. B <- B + D0 + D1; normaliser sees each once
-        store(buffer, ro0, dc.reward_scale)
-        new_obs = [ro0.obs0]
-        if ro1 is not None:
-            store(buffer, ro1, dc.reward_scale)
-            new_obs.append(ro1.obs0)
-        if learner.obs_rms is not None:
-            learner.obs_rms.update(np.concatenate(new_obs))
-        # 7. student on B
-        res = trainer.train(buffer, sch.nb_train_steps)
-        losses += res
-        add_train_results(loop.stats, res)
-        student.refresh()
-        explorer.refresh()
-        n = n0 + n1
-        loop.steps += n
-        loop.epoch_steps += n
-        loop.stats.add_rollout(ro0, qs)
-        ctx.check_finite(loop.steps, teacher_actions=ro0.raw_actions, Q=qs, critic_loss=[r.critic_loss for r in losses],
-                         actor_loss=[r.actor_loss for r in losses], meta_reward=ex["meta"]["meta/reward"][-1:])
-        if evaluator.due(loop.steps) or (loop.steps >= budget and evaluator.n_total > 0):
-            loop.stats.eval = evaluator.run(loop.steps, student.greedy, lambda o: actor_q(learner, o))
+        fresh = sch.meta_baseline == "fresh" or loop.extra["r_pi"] is None  # 'previous': only when there is none
+        sizes = cycle_sizes(budget - loop.steps, sch.nb_eval_steps if fresh else 0, sch.nb_explore_steps, sch.nb_eval_steps)
+        c = run_cycle(m, ctx, loop, sizes)
+        loop.steps += c.steps
+        loop.epoch_steps += c.steps
+        if c.d0 is not None:
+            loop.stats.add_rollout(c.d0, c.qs)
+        ctx.check_finite(loop.steps, teacher_actions=c.d0.raw_actions if c.d0 is not None else [], Q=c.qs,
+                         critic_loss=[r.critic_loss for r in c.losses], actor_loss=[r.actor_loss for r in c.losses],
+                         meta_reward=loop.extra["meta"]["meta/reward"][-1:])
+        if m.evaluator.due(loop.steps) or (loop.steps >= budget and m.evaluator.n_total > 0):
+            loop.stats.eval = m.evaluator.run(loop.steps, m.student.greedy, lambda o: actor_q(m.learner, o))
             loop.last_eval = loop.stats.eval.returns
         bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
         n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
-        epoch_t0 = finish_cycle(ctx, loop, n_cycles, epoch_t0, learner.sync_variables() + teacher.sync_variables(),
+        epoch_t0 = finish_cycle(ctx, loop, n_cycles, epoch_t0, m.learner.sync_variables() + m.teacher.sync_variables(),
                                 epoch_extra, lambda: snapshot(parts, loop))
-    return RunOutcome(loop.steps, loop.last_eval, learner, buffer, teacher)
+    return RunOutcome(loop.steps, loop.last_eval, m.learner, m.buffer, m.teacher)

@@ -13,6 +13,7 @@ describe.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -167,3 +168,47 @@ class TeacherPolicy:
     def sample(self, obs: np.ndarray) -> np.ndarray:
         mean, log_std = self.mean_and_log_std(obs)
         return (mean + np.exp(log_std) * self.rng.standard_normal(mean.shape)).astype(np.float32)
+
+
+class TeacherDiagnostics:
+    """How far the teacher has moved from where it started: teacher/drift, the Euclidean distance of theta_e from its
+    initial value, and teacher/kl_init, the mean KL(pi_e || pi_e at the start) over a fixed batch of states (the first
+    D0's), both policies under the current observation normaliser, so that a frozen teacher shows exactly 0."""
+
+    def __init__(self, tl: TeacherLearner):
+        self.tl = tl
+        self.init_vars = [v.numpy().copy() for v in tl.net.own_variables()]
+        self.init = TeacherPolicy(tl, None)  # a numpy snapshot that is never refreshed (but for its normaliser)
+        self.now = TeacherPolicy(tl, None)
+        self.states: Optional[np.ndarray] = None
+
+    def see(self, obs: np.ndarray) -> None:
+        """Keep the first batch of states it is shown as the fixed batch."""
+        if self.states is None:
+            self.states = np.array(obs, np.float32)
+
+    def __call__(self) -> dict:
+        drift = math.sqrt(sum(float(np.sum(np.square(v.numpy().astype(np.float64) - v0)))
+                              for v, v0 in zip(self.tl.net.own_variables(), self.init_vars, strict=True)))
+        out = {"teacher/drift": drift, "teacher/kl_init": float("nan")}
+        if self.states is not None:
+            self.now.refresh()
+            self.init.norm.refresh()
+            m1, ls1 = self.now.mean_and_log_std(self.states)
+            m0, ls0 = self.init.mean_and_log_std(self.states)
+            if self.tl.net.mean_net is None:  # 'variance': both means are the current actor's
+                m0 = m1
+            kl = np.sum(ls0 - ls1 + (np.exp(2 * ls1) + np.square(m1 - m0)) / (2 * np.exp(2 * ls0)) - 0.5, axis=-1)
+            out["teacher/kl_init"] = float(np.mean(kl))
+        return out
+
+    def get_state(self) -> dict:
+        return {"init_vars": self.init_vars, "states": self.states, "mean": self.init.mean.arrays(""),
+                "trunk": self.init.log_std_trunk.arrays(""), "head": self.init.log_std_head.arrays("")}
+
+    def set_state(self, st: dict) -> None:
+        self.init_vars = [np.array(v) for v in st["init_vars"]]
+        self.states = st["states"]
+        self.init.mean = NumpyActor.from_arrays(st["mean"], "")
+        self.init.log_std_trunk = NumpyTrunk.from_arrays(st["trunk"], "")
+        self.init.log_std_head = NumpyHead.from_arrays(st["head"], "", tanh=True)
