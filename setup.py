@@ -10,6 +10,7 @@ setup(
         "tensorflow>=2.16,<2.22",
         "tensorflow-probability>=0.24,<0.26",
         "tf-keras>=2.16,<2.22",
+        "tensorboard>=2.16,<2.22",  # --log_formats tensorboard; TensorFlow no longer installs it
         "gymnasium[mujoco]>=1.0,<1.5",
         "mujoco>=3.1,<5",
         "numpy>=1.26,<3",

@@ -5,24 +5,32 @@ A Logger is an object passed to the training loop (never a global). Only rank 0 
 from __future__ import annotations
 
 import csv
+import glob
+import importlib.util
 import json
 import math
+import numbers
 import os
 import sys
 from typing import Optional, TextIO
 
 FORMATS = ("stdout", "log", "csv", "json", "tensorboard")
+TB_DIR = "tb"  # <log_dir>/tb holds the TensorBoard event files
 
 
 class LogFormatError(ValueError):
-    pass
+    """A log format the run cannot write (unknown, or its package missing); the CLI exits with code 2."""
 
 
 def parse_formats(s: str) -> list[str]:
+    """The comma list of formats. Checked before any training, so that a long run cannot die at its first dump:
+    tensorboard needs the `tensorboard` package, which TensorFlow no longer installs."""
     out = [f.strip() for f in s.split(",") if f.strip()]
     bad = [f for f in out if f not in FORMATS]
     if bad:
         raise LogFormatError(f"unknown log format(s) {', '.join(bad)}: choose from {', '.join(FORMATS)}")
+    if "tensorboard" in out and importlib.util.find_spec("tensorboard") is None:
+        raise LogFormatError("log format tensorboard needs the tensorboard package: pip install tensorboard")
     return out
 
 
@@ -59,18 +67,23 @@ class TableOutput:
 
 
 class CSVOutput:
-    """progress.csv; when new keys appear, the file is rewritten with the wider header (baselines)."""
+    """progress.csv; when new keys appear, the file is rewritten with the wider header (baselines).
 
-    def __init__(self, path: str, restore: Optional[dict] = None):
+    `rows` is the Logger's list of every row dumped so far (this one included when write() is called); a resumed
+    run rewrites the file from the rows restored from its checkpoint.
+    """
+
+    def __init__(self, path: str, rows: list[dict], resume: bool):
         self.path = path
-        self.keys: list[str] = list(restore["keys"]) if restore else []
-        self.rows: list[dict] = [dict(r) for r in restore["rows"]] if restore else []
-        if restore is not None:
+        self.rows = rows
+        self.keys: list[str] = []
+        for r in rows:  # the header the rows were written with: each row's new keys, sorted, appended
+            self.keys += [k for k in sorted(r) if k not in self.keys]
+        if resume:
             self._rewrite()
 
     def write(self, kvs: dict, step: int) -> None:
         new = [k for k in sorted(kvs) if k not in self.keys]
-        self.rows.append(dict(kvs))
         if new:
             self.keys += new
             self._rewrite()
@@ -108,30 +121,72 @@ class JSONOutput:
 
 
 class TensorBoardOutput:
-    def __init__(self, log_dir: str):
+    """Event files in <log_dir>/tb: each dump's finite numbers as scalars at `step`, plus single points (point()).
+
+    The directory holds this run's events only: files found there are deleted and `history` (the (step, row) dumps
+    restored from the checkpoint being resumed) is written again, so that a resumed run shows no step twice, whatever
+    the killed process wrote after its last checkpoint. The writer is opened at the first event, not here: opening it
+    initialises TensorFlow, after which configure_tf could no longer set the thread counts.
+    """
+
+    def __init__(self, log_dir: str, history: list[tuple[int, dict]]):
+        self.dir = os.path.join(log_dir, TB_DIR)
+        os.makedirs(self.dir, exist_ok=True)
+        for f in glob.glob(os.path.join(self.dir, "events.out.tfevents.*")):
+            os.remove(f)
+        self._history = list(history)
+        self._writer = None
+
+    def _open(self):
+        if self._writer is None:
+            import tensorflow as tf
+
+            self._writer = tf.summary.create_file_writer(self.dir)
+            history, self._history = self._history, []
+            for step, row in history:
+                self._scalars(row, step)
+        return self._writer
+
+    def _scalars(self, kvs: dict, step: int) -> None:
         import tensorflow as tf
 
-        self.tf = tf
-        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, "tb"))
+        with self._open().as_default():
+            for k, v in kvs.items():
+                if isinstance(v, numbers.Real) and math.isfinite(v):
+                    tf.summary.scalar(k, float(v), step=step)
 
     def write(self, kvs: dict, step: int) -> None:
-        with self.writer.as_default():
-            for k, v in kvs.items():
-                if isinstance(v, (int, float)) and math.isfinite(v):
-                    self.tf.summary.scalar(k, float(v), step=step)
-        self.writer.flush()
+        self._scalars(kvs, step)
+        self._writer.flush()
+
+    def point(self, tag: str, value: float, step: int) -> None:
+        self.write({tag: value}, step)
 
     def close(self) -> None:
-        self.writer.close()
+        if self._writer is not None or self._history:  # a resumed run that ends at once still gets its history
+            self._open().close()
+
+
+def _restored_rows(restore: Optional[dict]) -> tuple[list[int], list[dict]]:
+    """(steps, rows) of the dumps before the checkpoint being resumed (Logger.get_state)."""
+    if restore is None:
+        return [], []
+    if "rows" not in restore:  # a checkpoint from before the steps were kept: {"csv": {"keys", "rows"} or None}
+        rows = (restore.get("csv") or {}).get("rows", [])
+        return [int(r["total/steps"]) for r in rows], [dict(r) for r in rows]
+    return list(restore["steps"]), [dict(r) for r in restore["rows"]]
 
 
 class Logger:
-    """record(key, value) then dump(step) writes one row to every output."""
+    """record(key, value) then dump(step) writes one row to every output; point() adds a lone TensorBoard scalar."""
 
     def __init__(self, log_dir: Optional[str], formats: list[str], stdout: TextIO = sys.stdout,
                  restore: Optional[dict] = None, sizes: Optional[dict] = None):
         """restore / sizes: resuming a run, continue each file from its state at the checkpoint."""
         self.dir = log_dir
+        # Every dump so far, kept whatever the formats: progress.csv is rewritten from the rows when keys appear,
+        # and a resumed run rewrites progress.csv and tb/ from them.
+        self.steps, self.rows = _restored_rows(restore)
         sizes = sizes or {}
         if log_dir is not None:
             for name in ("log.txt", "progress.json"):
@@ -142,6 +197,7 @@ class Logger:
         self.kvs: dict = {}
         self.outputs = []
         self._log_file: Optional[TextIO] = None
+        self._tb: Optional[TensorBoardOutput] = None
         for f in formats:
             if f == "stdout":
                 self.outputs.append(TableOutput(stdout, own=False))
@@ -149,17 +205,17 @@ class Logger:
                 self._log_file = open(os.path.join(log_dir, "log.txt"), "a")
                 self.outputs.append(TableOutput(self._log_file, own=True))
             elif f == "csv":
-                self.outputs.append(CSVOutput(os.path.join(log_dir, "progress.csv"), (restore or {}).get("csv")))
+                self.outputs.append(CSVOutput(os.path.join(log_dir, "progress.csv"), self.rows, restore is not None))
             elif f == "json":
                 self.outputs.append(JSONOutput(os.path.join(log_dir, "progress.json")))
             elif f == "tensorboard":
-                self.outputs.append(TensorBoardOutput(log_dir))
+                self._tb = TensorBoardOutput(log_dir, list(zip(self.steps, self.rows, strict=True)))
+                self.outputs.append(self._tb)
         self._echo = "stdout" in formats
         self._stdout = stdout
 
     def get_state(self) -> dict:
-        csvs = [o for o in self.outputs if isinstance(o, CSVOutput)]
-        return {"csv": {"keys": list(csvs[0].keys), "rows": [dict(r) for r in csvs[0].rows]} if csvs else None}
+        return {"steps": list(self.steps), "rows": [dict(r) for r in self.rows]}
 
     def record(self, key: str, value) -> None:
         self.kvs[key] = value
@@ -169,9 +225,17 @@ class Logger:
 
     def dump(self, step: int) -> dict:
         kvs, self.kvs = self.kvs, {}
+        self.steps.append(step)
+        self.rows.append(dict(kvs))
         for o in self.outputs:
             o.write(kvs, step)
         return kvs
+
+    def point(self, tag: str, value: float, step: int) -> None:
+        """One scalar outside the epoch rows (each evaluation's mean return, as an epoch may hold several): only
+        TensorBoard keeps it; progress.csv stays one row per epoch."""
+        if self._tb is not None:
+            self._tb.point(tag, value, step)
 
     def info(self, msg: str) -> None:
         """A plain message line to stdout and log.txt."""

@@ -21,7 +21,7 @@ from baselines_meta import mpi
 from baselines_meta.config import RunConfig
 from baselines_meta.checkpoint import Checkpointer
 from baselines_meta.envs import ActionScaler, EnvRunner, Monitor, Rollout, evaluate, get_env_state, make_env, monitor_path, set_env_state
-from baselines_meta.logger import Logger, NullLogger, parse_formats
+from baselines_meta.logger import TB_DIR, Logger, NullLogger, parse_formats
 
 
 class RunDirError(ValueError):
@@ -82,14 +82,15 @@ def clear_run_files(path: str) -> None:
     for name in os.listdir(path):
         if name in LOG_FILES + ("config.json",) or name.endswith(".monitor.csv"):
             os.remove(os.path.join(path, name))
-    shutil.rmtree(os.path.join(path, "checkpoints"), ignore_errors=True)
+    for sub in ("checkpoints", TB_DIR):
+        shutil.rmtree(os.path.join(path, sub), ignore_errors=True)
 
 
 def package_versions() -> dict:
     import importlib.metadata as md
 
     out = {"python": sys.version.split()[0]}
-    for name in ("tensorflow", "tensorflow-probability", "tf-keras", "gymnasium", "mujoco", "numpy", "mpi4py", "mpich"):
+    for name in ("tensorflow", "tensorflow-probability", "tf-keras", "tensorboard", "gymnasium", "mujoco", "numpy", "mpi4py", "mpich"):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
@@ -140,9 +141,17 @@ class EvalWriter:
         with open(path, "w", newline="") as f:
             csv.writer(f).writerow(["steps", "total_steps"] + [f"return_{i}" for i in range(n_episodes)])
 
-    def write(self, steps: int, total_steps: int, returns: list[float]) -> None:
+    def write(self, steps: int, total_steps: int, returns: list[float]) -> list[float]:
+        """Append one row; returns the returns as stored (6 significant digits), as read() gives them back."""
+        cells = [f"{r:.6g}" for r in returns]
         with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([steps, total_steps] + [f"{r:.6g}" for r in returns])
+            csv.writer(f).writerow([steps, total_steps] + cells)
+        return [float(c) for c in cells]
+
+    def read(self) -> list[tuple[int, list[float]]]:
+        """(steps, returns) of every row."""
+        with open(self.path, newline="") as f:
+            return [(int(r[0]), [float(x) for x in r[2:]]) for r in list(csv.reader(f))[1:]]
 
 
 class EvalResult(NamedTuple):
@@ -153,7 +162,14 @@ class EvalResult(NamedTuple):
 
 class Evaluator:
     """Deterministic-policy episodes on a separate env every `interval` env steps; the episodes are split over
-    ranks and gathered, so evaluations.csv holds exactly `n_episodes` returns per row whatever the rank count."""
+    ranks and gathered, so evaluations.csv holds exactly `n_episodes` returns per row whatever the rank count.
+
+    Each evaluation is also one TensorBoard point, TB_TAG at its step: an epoch's row holds only its last
+    evaluation. The point is the mean of the returns as evaluations.csv stores them, so that a resumed run, which
+    writes the points of the rows kept at its checkpoint again (the logger rewrote tb/), gets the same values.
+    """
+
+    TB_TAG = "eval/return_each"
 
     def __init__(self, ctx: "RunContext"):
         sch = ctx.cfg.schedule
@@ -171,6 +187,9 @@ class Evaluator:
         self.history: collections.deque = collections.deque(maxlen=100)
         path = os.path.join(ctx.log_dir, "evaluations.csv")
         self.writer = EvalWriter(path, self.n_total, ctx.resume_size(path)) if ctx.rank == 0 else None
+        if self.writer is not None and ctx.resume_size(path) is not None:
+            for steps, returns in self.writer.read():
+                ctx.logger.point(self.TB_TAG, _mean(returns), steps)
 
     def due(self, steps: int) -> bool:
         return self.n_total > 0 and steps >= self.next_at
@@ -186,7 +205,8 @@ class Evaluator:
         n_q = sum(p[2] for p in parts)
         self.history.extend(allr)
         if self.writer is not None:
-            self.writer.write(steps, steps * self.ctx.size, allr)
+            stored = self.writer.write(steps, steps * self.ctx.size, allr)
+            self.ctx.logger.point(self.TB_TAG, _mean(stored), steps)
         while self.next_at <= steps:
             self.next_at += self.interval
         q = sum(p[1] for p in parts) / n_q if n_q else float("nan")
