@@ -53,6 +53,8 @@ class TeacherConfig:
     log_std_min: float = -4.0  # log-std is squashed into [log_std_min, log_std_max] by tanh
     log_std_max: float = 0.0
     init_log_std: float = -2.0  # initial log-std (set through the output bias): e^-2 = 0.135 of the unit action box
+    clip: float = 0.2  # the teacher's repeated steps on one D0 use PPO's clipped ratio (eps); the first step is the
+    # paper's REINFORCE step exactly; 0: every step is plain REINFORCE (the paper's form; unstable with 100 steps)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
@@ -79,6 +81,7 @@ class ScheduleConfig:
     # nb_epoch_cycles Deltas (REINFORCE's usual reward standardisation, our choice); 'none': the paper's raw Delta
     meta_reward_placebo: bool = False  # control: the teacher gets the (standardised) Delta times a random sign
     lookahead: Literal["inplace", "copy"] = "inplace"  # Algorithm 1 updates pi in place; 'copy' is an ablation
+    d0_in_replay: bool = True  # Algorithm 1 line 9 adds D0 to B; False keeps the teacher's data out (an ablation)
     eval_interval: int = 4000  # env steps per worker between evaluations
     eval_episodes: int = 10  # deterministic evaluation episodes (split over MPI ranks)
 

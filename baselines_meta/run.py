@@ -125,6 +125,8 @@ def build_parser() -> Parser:
     g.add_argument("--meta_reward_placebo", action=argparse.BooleanOptionalAction, default=s.meta_reward_placebo,
                    help="control: the teacher gets its (standardised) meta reward times a random sign")
     g.add_argument("--lookahead", choices=("inplace", "copy"), default=s.lookahead, help="inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)")
+    g.add_argument("--d0_in_replay", action=argparse.BooleanOptionalAction, default=s.d0_in_replay,
+                   help="meta: D0 joins the replay buffer B (Algorithm 1 line 9); --no-d0_in_replay keeps it out (ablation)")
     g.add_argument("--eval_interval", type=_positive_int("--eval_interval"), default=s.eval_interval, help="env steps per worker between evaluations")
     g.add_argument("--eval_episodes", type=_nonneg_int("--eval_episodes"), default=s.eval_episodes, help="deterministic evaluation episodes (split over ranks)")
 
@@ -155,6 +157,8 @@ def build_parser() -> Parser:
     g.add_argument("--teacher_lr", type=_float("--teacher_lr", 0, lo_open=True), default=t.lr)
     g.add_argument("--teacher_log_std_min", type=_float("--teacher_log_std_min"), default=t.log_std_min)
     g.add_argument("--teacher_log_std_max", type=_float("--teacher_log_std_max"), default=t.log_std_max)
+    g.add_argument("--teacher_clip", type=_float("--teacher_clip", 0, 1), default=t.clip,
+                   help="PPO ratio clip of the teacher's repeated steps on one D0 (the first step is REINFORCE); 0: plain REINFORCE every step (the paper's form)")
     g.add_argument("--teacher_init_log_std", type=_float("--teacher_init_log_std"), default=t.init_log_std,
                    help="the teacher's initial log-std (inside the bounds), in units of the unit action box")
     for action in p._actions:  # so that --help shows every default, also of flags without a help text
@@ -184,7 +188,7 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
             sched[k] = getattr(a, k)
     sched.update(nb_epoch_cycles=a.nb_epoch_cycles, nb_rollout_steps=a.nb_rollout_steps, meta_reward=a.meta_reward,
                  meta_baseline=a.meta_baseline, paired_starts=a.paired_starts, meta_reward_norm=a.meta_reward_norm,
-                 meta_reward_placebo=a.meta_reward_placebo, lookahead=a.lookahead, eval_interval=a.eval_interval, eval_episodes=a.eval_episodes)
+                 meta_reward_placebo=a.meta_reward_placebo, lookahead=a.lookahead, d0_in_replay=a.d0_in_replay, eval_interval=a.eval_interval, eval_episodes=a.eval_episodes)
     net = NetworkConfig(layer_norm=a.layer_norm)
     ddpg = DDPGConfig(
         actor_lr=a.actor_lr, critic_lr=a.critic_lr, critic_l2_reg=a.critic_l2_reg, critic_l2_output=a.critic_l2_output,
@@ -196,7 +200,7 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
     )
     teacher = TeacherConfig(kind="variance" if a.alg == "meta-variance" else "independent", lr=a.teacher_lr,
                             log_std_min=a.teacher_log_std_min, log_std_max=a.teacher_log_std_max,
-                            init_log_std=a.teacher_init_log_std, network=net)
+                            init_log_std=a.teacher_init_log_std, clip=a.teacher_clip, network=net)
     return RunConfig(alg=a.alg, env_id=a.env_id, seed=a.seed, preset=a.preset, log_path=a.log_path,
                      log_formats=a.log_formats, progress_bar=a.progress_bar, sync_check_interval=a.sync_check_interval,
                      deterministic_ops=a.deterministic_ops, fast=a.fast, tf_threads=a.tf_threads, save_interval=a.save_interval, ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))

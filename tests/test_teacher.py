@@ -1,4 +1,5 @@
 """The teacher of Algorithm 1: log-probabilities, meta-gradient direction, independence from the student."""
+import dataclasses
 import math
 
 import numpy as np
@@ -151,3 +152,27 @@ def test_snapshot_restores_student_exactly():
     snap.restore()
     for b, v in zip(before, snap.vars, strict=True):
         np.testing.assert_array_equal(b, v.numpy())
+
+
+def test_clipped_teacher_update_is_reinforce_at_first_and_stops_past_the_clip():
+    """PPO's clipped ratio for the teacher's repeated steps: at rho = 1 its gradient is the paper's REINFORCE gradient;
+    with every rho past 1 + eps and R > 0 (or below 1 - eps and R < 0) the samples are clipped: zero gradient."""
+    obs, act = d0()
+    _, clipped = build()
+    _, plain = build()
+    plain.cfg = dataclasses.replace(plain.cfg, clip=0.0)
+    for a, b in zip(clipped.net.own_variables(), plain.net.own_variables(), strict=True):
+        b.assign(a)
+    logp = clipped.log_prob(obs, act)
+    _, g_clip = clipped.compute_grads(obs, act, np.float32(0.7), logp)
+    _, g_plain = plain.compute_grads(obs, act, np.float32(0.7), logp)
+    np.testing.assert_allclose(g_clip.numpy(), g_plain.numpy(), rtol=1e-5, atol=1e-7)
+    assert np.abs(g_plain.numpy()).max() > 0
+    # rho = e^1 > 1.2 everywhere: R > 0 is clipped (no gradient); R < 0 is not (min takes rho * R)
+    _, g = clipped.compute_grads(obs, act, np.float32(0.7), logp - 1.0)
+    assert np.abs(g.numpy()).max() == 0.0
+    _, g = clipped.compute_grads(obs, act, np.float32(-0.7), logp - 1.0)
+    np.testing.assert_allclose(g.numpy(), np.e * clipped.compute_grads(obs, act, np.float32(-0.7), logp)[1].numpy(), rtol=1e-3, atol=1e-5)
+    # rho = e^-1 < 0.8: R < 0 is clipped, R > 0 is not
+    _, g = clipped.compute_grads(obs, act, np.float32(-0.7), logp + 1.0)
+    assert np.abs(g.numpy()).max() == 0.0

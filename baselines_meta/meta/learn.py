@@ -173,7 +173,7 @@ def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes)
             snap.restore()
         ex["r_pi"] = r_pi_prime if sch.meta_baseline == "previous" and sizes.d1 == sch.nb_eval_steps else None
     # 6. B <- B + D_pi + D0 + D1; the normaliser sees each once
-    new = [ro for ro in (ro_pi, ro0, ro1) if ro is not None]
+    new = [ro for ro in (ro_pi, ro0 if sch.d0_in_replay else None, ro1) if ro is not None]
     for ro in new:
         store(m.buffer, ro, dc.reward_scale)
     if L.obs_rms is not None and new:

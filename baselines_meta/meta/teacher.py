@@ -51,7 +51,7 @@ class TeacherLearner(tf.Module):
         O, A = obs_dim, act_dim
         sig = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([])]
         self.update = tf.function(self._update, input_signature=sig + [tf.TensorSpec([], tf.int32)], jit_compile=jit_compile)
-        self.compute_grads = tf.function(self._compute_grads, input_signature=sig)
+        self.compute_grads = tf.function(self._compute_grads, input_signature=sig + [tf.TensorSpec([None])])
         n = sum(int(np.prod(s)) for s in self._shapes)
         self.apply_grads = tf.function(self._apply_grads, input_signature=[tf.TensorSpec([n])])
         self.log_prob = tf.function(self._log_prob, input_signature=sig[:2])
@@ -62,11 +62,24 @@ class TeacherLearner(tf.Module):
         return self.net.distribution(normalize(obs, self.obs_rms, self.obs_clip)).log_prob(actions)
 
     def _loss(self, obs, actions, meta_reward):
+        """The paper's REINFORCE loss -R * sum_t log pi_e(a_t|s_t) (logged as teacher/loss)."""
         return -meta_reward * tf.reduce_sum(self._log_prob(obs, actions))
 
-    def _grads(self, obs, actions, meta_reward):
+    def _surrogate(self, obs, actions, meta_reward, logp_old):
+        """What the update descends. clip 0: the REINFORCE loss. clip eps > 0: -sum_t min(rho_t R, clip(rho_t, 1 - eps,
+        1 + eps) R) with rho_t = pi_e(a_t|s_t) / pi_e_old(a_t|s_t), the teacher that drew D0. Its gradient at the first
+        step (rho = 1) is REINFORCE's exactly; the later steps on the same D0 are importance-weighted and stop once a
+        sample's probability has moved by eps, where repeated REINFORCE steps would fit the teacher to D0's own noise
+        (its std collapses to the lower bound within a few InvertedPendulum cycles of 100 steps)."""
+        if self.cfg.clip <= 0:
+            return self._loss(obs, actions, meta_reward)
+        ratio = tf.exp(self._log_prob(obs, actions) - logp_old)
+        eps = self.cfg.clip
+        return -tf.reduce_sum(tf.minimum(ratio * meta_reward, tf.clip_by_value(ratio, 1.0 - eps, 1.0 + eps) * meta_reward))
+
+    def _grads(self, obs, actions, meta_reward, logp_old):
         with tf.GradientTape() as tape:
-            loss = self._loss(obs, actions, meta_reward)
+            loss = self._surrogate(obs, actions, meta_reward, logp_old)
         return loss, tape.gradient(loss, self.net.own_variables())
 
     def _apply(self, grads):
@@ -76,15 +89,16 @@ class TeacherLearner(tf.Module):
     def _update(self, obs, actions, meta_reward, n_steps):
         """n_steps gradient steps on one D0 with one meta reward (single worker); returns the first loss."""
         first = tf.constant(0.0)
+        logp_old = tf.stop_gradient(self._log_prob(obs, actions))
         for i in tf.range(n_steps):
-            loss, grads = self._grads(obs, actions, meta_reward)
+            loss, grads = self._grads(obs, actions, meta_reward, logp_old)
             self._apply(grads)
             if i == 0:
                 first = loss
         return first
 
-    def _compute_grads(self, obs, actions, meta_reward):
-        loss, grads = self._grads(obs, actions, meta_reward)
+    def _compute_grads(self, obs, actions, meta_reward, logp_old):
+        loss, grads = self._grads(obs, actions, meta_reward, logp_old)
         return loss, tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
 
     def _apply_grads(self, flat):
@@ -115,8 +129,9 @@ class TeacherLearner(tf.Module):
         if mpi.size() == 1:
             return float(self.update(obs, raw_actions, r, np.int32(n_steps)))
         first = None
+        logp_old = self.log_prob(obs, raw_actions)
         for _ in range(n_steps):
-            loss, g = self.compute_grads(obs, raw_actions, r)
+            loss, g = self.compute_grads(obs, raw_actions, r, logp_old)
             self.apply_grads(mpi.allreduce_mean(g.numpy()))
             first = float(loss) if first is None else first
         return first
