@@ -1,0 +1,137 @@
+"""How well does a meta reward estimate the effect of D0 on the student? Measured on frozen snapshots of a meta run.
+
+    python -m baselines_meta.meta.estimator_quality --env Pendulum-v1 --snapshots 15000 45000 --trials 60
+
+For each snapshot (a seeded meta run trained to that many env steps with the default settings, then restored from its
+checkpoint), each trial draws a fresh D0 from the teacher, updates a copy of the student on it (pi -> pi', the
+look-ahead of Algorithm 1 line 5) and measures:
+  - the true effect of D0: the mean return of pi' minus that of pi over `--true_starts` fixed start states (full
+    episodes; the same starts for both);
+  - the new default estimator: R_pi' - R_pi, each the return of an nb_eval_steps rollout from the same fresh reset seed
+    (meta_reward 'return', meta_baseline 'fresh', paired starts);
+  - the old estimator: the mean reward per step of pi' over nb_eval_steps steps minus that of pi over the
+    nb_eval_steps steps just before, on one env whose episodes continue across rollouts (meta_reward 'step',
+    meta_baseline 'previous'), times nb_eval_steps to put it on the same scale.
+It prints and writes (JSON) the correlation of each estimator with the true effect over the trials, and their spreads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else float("nan")
+
+
+def _rank_corr(x: np.ndarray, y: np.ndarray) -> float:
+    return _corr(np.argsort(np.argsort(x)).astype(float), np.argsort(np.argsort(y)).astype(float))
+
+
+def train_snapshot(env_id: str, steps: int, seed: int, run_dir: str) -> None:
+    """A default meta run of `steps` env steps (its final checkpoint is the snapshot)."""
+    from baselines_meta.run import main
+
+    rc = main(["--alg", "meta", "--env", env_id, "--num_timesteps", str(steps), "--seed", str(seed), "--eval_episodes", "0",
+               "--log_path", run_dir, "--log_formats", "csv", "--no-progress_bar"])
+    if rc != 0:
+        raise SystemExit(f"training the snapshot at {steps} steps failed (exit {rc})")
+
+
+def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> dict:
+    from baselines_meta.ddpg.learn import restore, store
+    from baselines_meta.envs import EnvRunner, evaluate, make_env
+    from baselines_meta.meta import reward as meta_reward
+    from baselines_meta.meta.learn import StudentSnapshot, build
+    from baselines_meta.run import resume_config
+    from baselines_meta.training import RunContext
+
+    cfg = resume_config(argparse.Namespace(log_path=run_dir, progress_bar=False))
+    ctx = RunContext(cfg, resume=True)
+    try:
+        m = build(ctx)
+        restore(m.checkpointed(), ctx.resume_state)
+        m.student.refresh()
+        m.explorer.refresh()
+        sch = cfg.schedule
+        rng = np.random.default_rng(seed)
+        true_env = make_env(cfg.env_id)
+        old_runner = EnvRunner(make_env(cfg.env_id), seed + 1)  # the old D1 env: episodes continue across rollouts
+        new_runner = EnvRunner(make_env(cfg.env_id), seed + 2)
+
+        def true_return() -> float:
+            rets = []
+            for i in range(true_starts):
+                true_env.reset(seed=10_000_000 + i)  # evaluate() resets without a seed: seed the env's stream first
+                rets += evaluate(true_env, m.runner0.scaler, m.student.greedy, 1)
+            return float(np.mean(rets))
+
+        def new_estimate(s: int) -> float:
+            ro = new_runner.run(sch.nb_eval_steps, m.student.greedy, start_seed=s)
+            return meta_reward.policy_return(ro, "return")
+
+        true_pi = true_return()
+        rows = []
+        for _ in range(trials):
+            s = int(rng.integers(0, 2**31 - 2**20))
+            r_pi_new = new_estimate(s)
+            r_pi_old = float(np.mean(old_runner.run(sch.nb_eval_steps, m.student.greedy).rewards))
+            ro0 = m.runner0.run(sch.nb_explore_steps, m.explorer.sample)
+            m.d0.clear()
+            store(m.d0, ro0, cfg.ddpg.reward_scale)
+            snap = StudentSnapshot(m.learner)
+            m.trainer.train(m.d0, sch.nb_train_steps)
+            m.student.refresh()
+            true_effect = true_return() - true_pi
+            new = new_estimate(s) - r_pi_new
+            old = (float(np.mean(old_runner.run(sch.nb_eval_steps, m.student.greedy).rewards)) - r_pi_old) * sch.nb_eval_steps
+            snap.restore()
+            m.student.refresh()
+            rows.append((true_effect, new, old))
+        t, new, old = (np.array(c) for c in zip(*rows))
+        return {"steps": int(ctx.resume_state["loop"].steps), "trials": trials, "true_starts": true_starts,
+                "true_return_pi": true_pi, "true_effect_mean": float(t.mean()), "true_effect_std": float(t.std()),
+                "new": {"corr": _corr(new, t), "rank_corr": _rank_corr(new, t), "std": float(new.std()),
+                        "sign_agreement": float(np.mean(np.sign(new) == np.sign(t)))},
+                "old": {"corr": _corr(old, t), "rank_corr": _rank_corr(old, t), "std": float(old.std()),
+                        "sign_agreement": float(np.mean(np.sign(old) == np.sign(t)))},
+                "rows": [list(map(float, r)) for r in rows]}
+    finally:
+        ctx.close()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m baselines_meta.meta.estimator_quality", description=__doc__.split("\n")[0])
+    p.add_argument("--env", default="Pendulum-v1")
+    p.add_argument("--snapshots", nargs="+", type=int, default=[15000, 45000], help="env steps of the snapshots")
+    p.add_argument("--trials", type=int, default=60)
+    p.add_argument("--true_starts", type=int, default=20, help="fixed start states of the true effect")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results/teacher/estimator_quality.json")
+    a = p.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    out = {"env": a.env, "seed": a.seed, "snapshots": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for steps in a.snapshots:
+            d = os.path.join(tmp, f"snap-{steps}")
+            train_snapshot(a.env, steps, a.seed, d)
+            r = measure_snapshot(d, a.trials, a.true_starts, a.seed)
+            out["snapshots"].append(r)
+            print(f"{a.env} at {r['steps']} steps, {a.trials} trials: true effect of D0 {r['true_effect_mean']:+.1f} "
+                  f"± {r['true_effect_std']:.1f}; correlation with it: new {r['new']['corr']:+.2f} "
+                  f"(rank {r['new']['rank_corr']:+.2f}, std {r['new']['std']:.1f}), old {r['old']['corr']:+.2f} "
+                  f"(rank {r['old']['rank_corr']:+.2f}, std {r['old']['std']:.1f})", flush=True)
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"written to {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
