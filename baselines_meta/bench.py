@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-PAPER_TASKS = ["HalfCheetah-v4", "Hopper-v4", "InvertedDoublePendulum-v4", "InvertedPendulum-v4", "Pendulum-v1", "Reacher-v4"]
+from baselines_meta import paper
 
 
 def _quiet():
@@ -252,7 +252,7 @@ def main(argv=None) -> int:
         return 0
     from baselines_meta.envs import EnvError, make_env
 
-    envs = PAPER_TASKS if a.env == "all" else [a.env]
+    envs = list(paper.ENV_IDS) if a.env == "all" else [a.env]
     try:
         for e in envs:
             make_env(e).close()

@@ -18,6 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
+from baselines_meta import paper
 from baselines_meta.config import ALGS
 
 
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m baselines_meta.compare", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--algs", nargs="+", default=["meta", "ddpg"], choices=ALGS)
-    p.add_argument("--envs", nargs="+", default=["Pendulum-v1"])
+    p.add_argument("--envs", nargs="+", default=["Pendulum-v1"], help="env ids, or 'paper' for the paper's six tasks")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--out", default="results/runs", help="root of the run directories")
     p.add_argument("--np", type=int, default=1, help="MPI workers per run")
@@ -88,6 +89,8 @@ def main(argv=None) -> int:
     p.add_argument("--save_interval", type=int, default=50000, help="env steps between checkpoints")
     p.add_argument("--dry_run", action="store_true", help="print the plan and exit")
     a = p.parse_args(argv)
+    if a.envs == ["paper"]:
+        a.envs = list(paper.ENV_IDS)
     if a.np < 1 or a.jobs < 0:
         p.error("--np must be >= 1 and --jobs >= 0")
     from baselines_meta.envs import EnvError, make_env

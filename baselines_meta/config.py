@@ -86,39 +86,6 @@ class ScheduleConfig:
     eval_episodes: int = 10  # deterministic evaluation episodes (split over MPI ranks)
 
 
-# Paper Section 5.1 budgets (env steps) and the per-task Algorithm-1 schedule (D0 / D1 / student / teacher).
-PAPER_BUDGETS = {
-    "HalfCheetah": 1_500_000,
-    "InvertedPendulum": 1_500_000,
-    "InvertedDoublePendulum": 1_500_000,
-    "Hopper": 1_000_000,
-    "Reacher": 700_000,
-    "Pendulum": 900_000,
-}
-PAPER_LONG_TASKS = ("HalfCheetah", "InvertedPendulum")  # 1000 / 2000 / 500 / 100
-PAPER_LONG_SCHEDULE = dict(nb_explore_steps=1000, nb_eval_steps=2000, nb_train_steps=500, nb_teacher_steps=100)
-
-
-def env_family(env_id: str) -> str:
-    """'InvertedPendulum-v4' -> 'InvertedPendulum'."""
-    return env_id.split("-v")[0].split("/")[-1]
-
-
-def paper_preset(env_id: str) -> dict:
-    """Schedule values that `--preset paper` sets for this task (explicit flags override them).
-
-    The long schedule applies to meta only in the paper; DDPG keeps Table 1's 200 rollout / 50 train steps.
-    The budget applies to both, so that curves are compared at the same number of env steps.
-    """
-    fam = env_family(env_id)
-    out: dict = {}
-    if fam in PAPER_BUDGETS:
-        out["num_timesteps"] = PAPER_BUDGETS[fam]
-    if fam in PAPER_LONG_TASKS:
-        out.update(PAPER_LONG_SCHEDULE)
-    return out
-
-
 @dataclass(frozen=True)
 class RunConfig:
     alg: str = "meta"  # one of ALGS

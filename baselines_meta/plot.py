@@ -13,7 +13,8 @@ import sys
 
 import numpy as np
 
-from baselines_meta.results import PAPER_ORDER, bootstrap_ci, common_curve, family, load_runs
+from baselines_meta import paper
+from baselines_meta.results import bootstrap_ci, common_curve, load_runs
 
 COLORS = {"meta": "tab:red", "meta-variance": "tab:orange", "ddpg": "tab:blue"}
 
@@ -74,13 +75,13 @@ def main(argv=None) -> int:
         return 2
     os.makedirs(a.out, exist_ok=True)
     if a.figure1:
-        envs = sorted({r.env for r in runs if family(r.env) == "InvertedDoublePendulum"})
+        envs = sorted({r.env for r in runs if paper.family(r.env) == "InvertedDoublePendulum"})
         if not envs:
             print("baselines_meta.plot: error: no InvertedDoublePendulum runs for --figure1", file=sys.stderr)
             return 2
         files = draw(runs, envs[:1], os.path.join(a.out, "figure1"), "Figure 1: meta exploration policies vs DDPG")
     else:
-        envs = sorted({r.env for r in runs}, key=lambda e: (PAPER_ORDER.index(family(e)) if family(e) in PAPER_ORDER else 99, e))
+        envs = sorted({r.env for r in runs}, key=paper.order_key)
         files = draw(runs, envs, os.path.join(a.out, "curves"), "meta vs ddpg")
     print("\n".join(files))
     return 0

@@ -8,18 +8,6 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-# Paper Table 2 (gym v1 tasks, mean +- std over 3 seeds): (meta, ddpg), each (mean, std).
-PAPER_TABLE2 = {
-    "InvertedDoublePendulum": ((7718, 277), (2795, 1325)),
-    "InvertedPendulum": ((745, 27), (499, 23)),
-    "Hopper": ((205, 41), (135, 42)),
-    "Pendulum": ((-123, 10), (-206, 31)),
-    "HalfCheetah": ((2011, 339), (1594, 298)),
-    "Reacher": ((-12.16, 1.19), (-11.67, 3.39)),
-}
-PAPER_ORDER = ["InvertedDoublePendulum", "InvertedPendulum", "Hopper", "Pendulum", "HalfCheetah", "Reacher"]
-
-
 class Run(NamedTuple):
     env: str
     alg: str
@@ -62,10 +50,6 @@ def load_runs(root: str) -> list[Run]:
                     if r is not None:
                         out.append(r)
     return out
-
-
-def family(env_id: str) -> str:
-    return env_id.split("-v")[0]
 
 
 def common_curve(runs: list[Run]) -> tuple[np.ndarray, np.ndarray]:

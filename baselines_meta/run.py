@@ -14,7 +14,8 @@ import os
 import sys
 from typing import Optional, Sequence
 
-from baselines_meta.config import ALGS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig, paper_preset
+from baselines_meta import paper
+from baselines_meta.config import ALGS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig
 
 EXIT_USAGE = 2
 
@@ -179,10 +180,7 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
     parse_noise_type(a.noise_type)  # raises NoiseSpecError with a clear message
     sched = dict(num_timesteps=1_000_000)
     if a.preset == "paper":
-        preset = paper_preset(a.env_id)
-        if a.alg == "ddpg":  # the long Algorithm-1 schedule is the teacher's; DDPG keeps Table 1
-            preset = {k: v for k, v in preset.items() if k == "num_timesteps"}
-        sched.update(preset)
+        sched.update(paper.preset(a.env_id, a.alg))
     for k in ("num_timesteps", "nb_train_steps", "nb_explore_steps", "nb_eval_steps", "nb_teacher_steps"):
         if getattr(a, k) is not None:
             sched[k] = getattr(a, k)

@@ -12,7 +12,8 @@ import sys
 
 import numpy as np
 
-from baselines_meta.results import PAPER_ORDER, PAPER_TABLE2, common_curve, family, final_score, load_runs, prob_better
+from baselines_meta import paper
+from baselines_meta.results import common_curve, final_score, load_runs, prob_better
 
 
 def fmt(m: float, s: float) -> str:
@@ -26,7 +27,7 @@ def build_table(root: str) -> str:
     runs = load_runs(root)
     if not runs:
         raise SystemExit(f"baselines_meta.table: error: no runs with evaluations under {root}")
-    envs = sorted({r.env for r in runs}, key=lambda e: (PAPER_ORDER.index(family(e)) if family(e) in PAPER_ORDER else 99, e))
+    envs = sorted({r.env for r in runs}, key=paper.order_key)
     algs = [a for a in ("meta", "meta-variance", "ddpg") if any(r.alg == a for r in runs)]
     lines = ["| task | alg | seeds | steps (share of budget) | last 10% of training | max of seed-mean curve | paper (Table 2) | P(meta > ddpg) |",
              "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
@@ -43,8 +44,8 @@ def build_table(root: str) -> str:
             k = int(np.argmax(mean))
             share = min(r.steps[-1] / r.budget for r in rs)
             steps = f"{int(grid[-1]):,}" + ("" if all(r.done for r in rs) else f" ({share:.0%}, running)")
-            paper = PAPER_TABLE2.get(family(env))
-            p = fmt(*paper[0 if alg == "meta" else 1]) if paper and alg in ("meta", "ddpg") else "–"
+            t = paper.task(env)
+            p = fmt(*(t.table2_meta if alg == "meta" else t.table2_ddpg)) if t and alg in ("meta", "ddpg") else "–"
             pb = f"{prob_better(scores.get('meta', []), fs):.2f}" if alg == "ddpg" and "meta" in scores else ""
             lines.append(f"| {env} | {alg} | {len(rs)} | {steps} | {fmt(np.mean(fs), np.std(fs))} | "
                          f"{fmt(mean[k], curves[:, k].std())} | {p} | {pb} |")
