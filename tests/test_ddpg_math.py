@@ -168,11 +168,18 @@ def test_replay_wraparound_and_truncation():
 
 
 def test_truncated_transition_bootstraps_in_target():
+    """A transition cut by the time limit is stored truncated, not terminated: its target is r + gamma Q'(s', mu'(s'));
+    a terminated one (or a truncated one under --truncation_as_terminal, baselines #436) gets r alone."""
     L = make(gamma=0.5)
-    o = np.ones((1, 2), np.float32)
-    boot = Batch(o, np.zeros((1, 1), np.float32), np.ones((1, 1), np.float32), o, np.zeros((1, 1), np.float32))
-    q1 = float(L.target_critic(o, L.target_actor(o))[0, 0])
-    assert float(L.target_q(boot)[0, 0]) == pytest.approx(1.0 + 0.5 * q1, rel=1e-6)
+    o = np.ones(2, np.float32)
+    buf = ReplayBuffer(2, 2, 1)
+    buf.add(o, [0.0], 1.0, o, terminated=False, truncated=True)
+    buf.add(o, [0.0], 1.0, o, terminated=True, truncated=False)
+    q1 = float(L.target_critic(o[None], L.target_actor(o[None]))[0, 0])
+    assert abs(q1) > 0
+    np.testing.assert_allclose(L.target_q(buf.get(np.arange(2))).numpy()[:, 0], [1.0 + 0.5 * q1, 1.0], rtol=1e-6)
+    buf.truncation_as_terminal = True
+    np.testing.assert_allclose(L.target_q(buf.get(np.arange(2))).numpy()[:, 0], [1.0, 1.0], rtol=1e-6)
 
 
 def test_normalizer_matches_numpy():

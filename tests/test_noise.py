@@ -5,13 +5,14 @@ import pytest
 from baselines_meta.config import DDPGConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
-from baselines_meta.noise import ActionNoise, ActionNoiseSpec, NoiseSpecError, ParamNoise, ParamNoiseSpec, parse_noise_type
+from baselines_meta.noise import (ActionNoise, ActionNoiseSpec, NoiseSpecError, NoiseSpecs, ParamNoise, ParamNoiseSpec,
+                                  parse_noise_type)
 
 
 def test_parse_noise_strings():
     s = parse_noise_type("adaptive-param_0.2,normal_0.1")
     assert s.param == ParamNoiseSpec(0.2, 0.2) and s.action == ActionNoiseSpec("normal", 0.1)
-    assert parse_noise_type("none") == parse_noise_type("none")
+    assert parse_noise_type("none") == NoiseSpecs() and parse_noise_type("none,none") == NoiseSpecs()
     assert parse_noise_type("none").action is None and parse_noise_type("none").param is None
     assert parse_noise_type(" ou_0.3 ").action.kind == "ou"
     for bad in ("gauss_0.1", "normal_x", "normal_-1", "normal", "normal_0.1,ou_0.2", ""):
