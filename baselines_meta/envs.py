@@ -2,6 +2,7 @@
 baselines-format monitor files. Terminated and truncated are kept apart throughout."""
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
@@ -11,6 +12,8 @@ import warnings
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
+
+from baselines_meta import faults
 
 
 class EnvError(ValueError):
@@ -67,23 +70,27 @@ class Monitor:
 
     def __init__(self, path: str, env_id: str, truncate_to: Optional[int] = None):
         self.path = path
-        if truncate_to is not None:  # resume: keep the rows up to the checkpoint, append after them
-            with open(path, "r+b") as f:
-                f.truncate(truncate_to)
-            with open(path) as f:
-                self.t_start = json.loads(f.readline()[1:])["t_start"]
-            self.f = open(path, "a", buffering=1)
-            return
-        self.t_start = time.time()
-        self.f = open(path, "w", buffering=1)
-        self.f.write("#" + json.dumps({"t_start": self.t_start, "env_id": env_id}) + "\n")
-        self.f.write("r,l,t\n")
+        with faults.writing(path):
+            if truncate_to is not None:  # resume: keep the rows up to the checkpoint, append after them
+                with open(path, "r+b") as f:
+                    f.truncate(truncate_to)
+                with open(path) as f:
+                    self.t_start = json.loads(f.readline()[1:])["t_start"]
+                self.f = open(path, "a", buffering=1)
+                return
+            self.t_start = time.time()
+            self.f = open(path, "w", buffering=1)
+            self.f.write("#" + json.dumps({"t_start": self.t_start, "env_id": env_id}) + "\n")
+            self.f.write("r,l,t\n")
 
     def episode(self, ret: float, length: int) -> None:
-        self.f.write(f"{ret:.6g},{length},{time.time() - self.t_start:.6f}\n")
+        with faults.writing(self.path):
+            faults.point("monitor")
+            self.f.write(f"{ret:.6g},{length},{time.time() - self.t_start:.6f}\n")
 
     def close(self) -> None:
-        self.f.close()
+        with contextlib.suppress(OSError):  # line-buffered: every line was flushed and reported its own failure
+            self.f.close()
 
 
 class Rollout(NamedTuple):

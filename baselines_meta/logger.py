@@ -4,6 +4,7 @@ A Logger is an object passed to the training loop (never a global). Only rank 0 
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import importlib.util
@@ -13,6 +14,8 @@ import numbers
 import os
 import sys
 from typing import Optional, TextIO
+
+from baselines_meta import faults
 
 FORMATS = ("stdout", "log", "csv", "json", "tensorboard")
 TB_DIR = "tb"  # <log_dir>/tb holds the TensorBoard event files
@@ -83,6 +86,7 @@ class CSVOutput:
             self._rewrite()
 
     def write(self, kvs: dict, step: int) -> None:
+        faults.point("progress")
         new = [k for k in sorted(kvs) if k not in self.keys]
         if new:
             self.keys += new
@@ -96,12 +100,13 @@ class CSVOutput:
 
     def _rewrite(self) -> None:
         tmp = self.path + ".tmp"
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, self.keys, restval="")
-            w.writeheader()
-            for r in self.rows:
-                w.writerow(self._clean(r))
-        os.replace(tmp, self.path)
+        with faults.writing(self.path, tmp):
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, self.keys, restval="")
+                w.writeheader()
+                for r in self.rows:
+                    w.writerow(self._clean(r))
+            os.replace(tmp, self.path)
 
     def close(self) -> None:
         pass
@@ -228,7 +233,8 @@ class Logger:
         self.steps.append(step)
         self.rows.append(dict(kvs))
         for o in self.outputs:
-            o.write(kvs, step)
+            with faults.writing(_name(o)):
+                o.write(kvs, step)
         return kvs
 
     def point(self, tag: str, value: float, step: int) -> None:
@@ -240,15 +246,24 @@ class Logger:
     def info(self, msg: str) -> None:
         """A plain message line to stdout and log.txt."""
         if self._echo:
-            self._stdout.write(msg + "\n")
-            self._stdout.flush()
+            with faults.writing("stdout"):
+                self._stdout.write(msg + "\n")
+                self._stdout.flush()
         if self._log_file is not None:
-            self._log_file.write(msg + "\n")
-            self._log_file.flush()
+            with faults.writing(self._log_file.name):
+                self._log_file.write(msg + "\n")
+                self._log_file.flush()
 
     def close(self) -> None:
         for o in self.outputs:
-            o.close()
+            with contextlib.suppress(OSError):  # every write was flushed and reported its own failure
+                o.close()
+
+
+def _name(output) -> str:
+    """The file an output writes (for error messages)."""
+    f = getattr(output, "path", None) or getattr(getattr(output, "f", None), "name", None)
+    return f if isinstance(f, str) else type(output).__name__
 
 
 class NullLogger(Logger):

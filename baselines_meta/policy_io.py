@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+import zipfile
 from typing import Optional
 
 import numpy as np
+
+from baselines_meta import faults
 
 
 class PolicyFileError(ValueError):
@@ -18,7 +21,10 @@ class PolicyFileError(ValueError):
 
 
 def save_policy(path: str, cfg, learner, teacher=None) -> None:
-    """The deterministic actor as plain arrays (playable without TF), the teacher's weights, the statistics."""
+    """The deterministic actor as plain arrays (playable without TF), the teacher's weights, the statistics.
+
+    Only numeric arrays: the file loads with allow_pickle=False, so a policy file cannot run code (unlike a
+    checkpoint). A failed write raises faults.WriteError and leaves no temporary file."""
     from baselines_meta.fastpolicy import NumpyActor
 
     arrays = NumpyActor(learner.actor).arrays("actor/")
@@ -29,10 +35,12 @@ def save_policy(path: str, cfg, learner, teacher=None) -> None:
         arrays["obs_std"] = learner.obs_rms.std.numpy()
     meta = {"config": cfg.to_dict(), "obs_dim": learner.obs_dim, "act_dim": learner.act_dim}
     arrays["meta_json"] = np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    with faults.writing(path, tmp):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        np.savez(tmp, **arrays)
+        faults.point("policy")
+        os.replace(tmp, path)
 
 
 class SavedPolicy:
@@ -42,12 +50,12 @@ class SavedPolicy:
         from baselines_meta.fastpolicy import NumpyActor, NumpyNormalizer
 
         try:
-            z = dict(np.load(path))
+            z = dict(np.load(path, allow_pickle=False))  # never unpickle: a policy file may come from anyone
             meta = json.loads(bytes(z["meta_json"]).decode())
             self.config = meta["config"]
             self.env_id = self.config["env_id"]
             self.actor = NumpyActor.from_arrays(z, "actor/")
-        except (OSError, ValueError, KeyError) as e:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise PolicyFileError(f"cannot read policy file {path}: {e}") from None
         clip = float(self.config["ddpg"]["obs_clip"])
         self.norm = (NumpyNormalizer(None, clip, z["obs_mean"], z["obs_std"]) if "obs_mean" in z

@@ -2,7 +2,7 @@
 
 Parses and validates every flag, builds the typed RunConfig (with `--preset paper` filling the paper's per-task
 budget and schedule where a flag was not given), and calls the algorithm's learn(). Bad input gets one line on
-stderr and exit code 2.
+stderr and exit code 2, a NaN/inf loss 3, a file the run cannot write (disk full) 4.
 """
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from typing import Optional, Sequence
 
 from baselines_meta import paper
 from baselines_meta.config import ALGS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig
+from baselines_meta.faults import WriteError
 
 EXIT_USAGE = 2
+EXIT_NON_FINITE = 3
+EXIT_WRITE = 4
 
 
 class UsageError(Exception):
@@ -94,7 +97,7 @@ def build_parser() -> Parser:
     g.add_argument("--log_path", default=None, help="run directory (else $OPENAI_LOGDIR, else ./logs/<env>-<alg>-seed<seed>-<time>)")
     g.add_argument("--log_formats", default=None, help="comma list of stdout,log,csv,json,tensorboard (else $OPENAI_LOG_FORMAT, else stdout,log,csv)")
     g.add_argument("--overwrite", action="store_true", help="replace the logs of an existing run in --log_path")
-    g.add_argument("--resume", action="store_true", help="continue the run in --log_path from its last checkpoint (its config.json decides every other setting)")
+    g.add_argument("--resume", action="store_true", help="continue the run in --log_path from its last checkpoint with its config.json (a larger --num_timesteps extends it; output flags may change)")
     g.add_argument("--save_interval", type=_positive_int("--save_interval"), default=None, help="env steps per worker between checkpoints (default: every epoch)")
     g.add_argument("--save_path", default=None, help="write the final policy (actor, teacher, normalisation) to this .npz file")
     g.add_argument("--load_path", default=None, help="a policy file written by --save_path (with --play)")
@@ -214,7 +217,7 @@ def train(cfg: RunConfig, overwrite: bool = False, stdout=None, resume: bool = F
     _quiet_tf()
     from baselines_meta.training import RunContext
 
-    ctx = RunContext(cfg, overwrite=overwrite, stdout=stdout, resume=resume)
+    ctx = RunContext(cfg, overwrite=overwrite, stdout=stdout, resume=resume, finished_ok=bool(save_path))
     try:
         if cfg.alg == "ddpg":
             from baselines_meta.ddpg.learn import learn
@@ -228,12 +231,44 @@ def train(cfg: RunConfig, overwrite: bool = False, stdout=None, resume: bool = F
             ctx.logger.info(f"policy saved to {save_path}")
         ctx.logger.info(f"logs in {os.path.abspath(ctx.log_dir)}")
         return out
+    except WriteError as e:
+        raise ctx.kept(e)
     finally:
         ctx.close()
 
 
-def resume_config(args: argparse.Namespace) -> RunConfig:
-    """--resume: the run's own config.json is authoritative (its flags, seed and budget)."""
+# Flags that change what a run writes, never its numbers: they may differ from config.json on --resume.
+OUTPUT_FLAGS = ("log_formats", "save_interval", "progress_bar", "sync_check_interval")
+# Flags --resume reads itself: where the run is, and a larger budget.
+RESUME_FLAGS = ("log_path", "num_timesteps")
+
+
+def typed_flags(argv: Optional[Sequence[str]]) -> set[str]:
+    """The dests of the flags given on the command line (a parser whose defaults are all left unset)."""
+    p = build_parser()
+    for a in p._actions:
+        a.default = argparse.SUPPRESS
+    return set(vars(p.parse_args(argv)))
+
+
+def _stored(cfg: RunConfig, dest: str) -> tuple[bool, object]:
+    """(found, value): the setting in cfg that flag `dest` sets, found by its field name (teacher_x: teacher.x)."""
+    parts = [cfg, cfg.schedule, cfg.ddpg, cfg.ddpg.network]
+    name = dest
+    if dest.startswith("teacher_"):
+        parts, name = [cfg.teacher], dest[len("teacher_"):]
+    for part in parts:
+        if name in {f.name for f in dataclasses.fields(part)}:
+            return True, getattr(part, name)
+    return False, None
+
+
+def resume_config(args: argparse.Namespace, typed: set[str] = frozenset()) -> RunConfig:
+    """--resume: the run's own config.json is authoritative (its flags, seed and budget).
+
+    Of the flags typed (dests in `typed`), a larger --num_timesteps extends the run, output flags apply to this
+    invocation, and one that would change the run's arithmetic must agree with config.json (UsageError otherwise).
+    """
     import json
 
     path = args.log_path or os.environ.get("OPENAI_LOGDIR")
@@ -248,7 +283,24 @@ def resume_config(args: argparse.Namespace) -> RunConfig:
         raise UsageError(f"nothing to resume: {path} holds no run (no config.json)") from None
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise UsageError(f"cannot read {cfg_file}: {e}") from None
-    return dataclasses.replace(cfg, log_path=path, progress_bar=args.progress_bar)
+    flag = {a.dest: a.option_strings[0] for a in build_parser()._actions if a.option_strings}
+    differ = []
+    for dest in sorted(typed - set(OUTPUT_FLAGS) - set(RESUME_FLAGS)):
+        found, value = _stored(cfg, dest)
+        given = getattr(args, dest)
+        if found and value != given:
+            shown = (flag[dest] if given else "--no-" + flag[dest][2:]) if isinstance(given, bool) else f"{flag[dest]} {given}"
+            differ.append(f"{shown} (the run has {value})")
+    if differ:
+        raise UsageError(f"{', '.join(differ)}: --resume keeps the settings in {cfg_file}; drop the flag or start a new run")
+    if "num_timesteps" in typed:
+        budget = cfg.schedule.num_timesteps
+        if args.num_timesteps < budget:
+            raise UsageError(f"--num_timesteps {args.num_timesteps} is below the run's budget of {budget}; --resume can only extend a run")
+        cfg = dataclasses.replace(cfg, schedule=dataclasses.replace(cfg.schedule, num_timesteps=args.num_timesteps))
+    output = {k: getattr(args, k) for k in OUTPUT_FLAGS if k in typed}
+    output.setdefault("progress_bar", args.progress_bar)  # the progress bar belongs to this invocation, typed or not
+    return dataclasses.replace(cfg, log_path=path, **output)
 
 
 def _play(args: argparse.Namespace) -> int:
@@ -274,32 +326,48 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return EXIT_USAGE
     if args.play:
         return _play(args)
+    from baselines_meta import mpi
     from baselines_meta.checkpoint import CheckpointError
     from baselines_meta.envs import EnvError, make_env
     from baselines_meta.logger import LogFormatError, parse_formats
     from baselines_meta.noise import NoiseSpecError
     from baselines_meta.policy_io import PolicyFileError
-    from baselines_meta.training import NonFiniteError, RunDirError, RunInterrupted
+    from baselines_meta.training import NonFiniteError, RunDirError, RunFinished, RunInterrupted
+
+    def report(e: Exception, prefix: str = "error: ") -> None:
+        """One line on stderr; an error every rank raised together is reported by rank 0 alone."""
+        if mpi.rank() == 0 or not getattr(e, "all_ranks", False):
+            print(f"baselines_meta.run: {prefix}{e}", file=sys.stderr, flush=True)
 
     try:
         if args.resume and args.overwrite:
             raise UsageError("--resume and --overwrite exclude each other")
-        cfg = resume_config(args) if args.resume else config_from_args(args)
+        cfg = resume_config(args, typed_flags(argv)) if args.resume else config_from_args(args)
         parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout")
         make_env(cfg.env_id).close()
         train(cfg, overwrite=args.overwrite, resume=args.resume, save_path=args.save_path)
     except (UsageError, EnvError, NoiseSpecError, RunDirError, LogFormatError, PolicyFileError, CheckpointError) as e:
-        print(f"baselines_meta.run: error: {e}", file=sys.stderr)
+        report(e)
         return EXIT_USAGE
+    except RunFinished as e:
+        report(e, prefix="")
+        return 0
     except RunInterrupted as e:
-        from baselines_meta import mpi
-
         if mpi.rank() == 0:
             print(f"baselines_meta.run: {e}", file=sys.stderr)
         return 128 + e.signum
     except NonFiniteError as e:
-        print(f"baselines_meta.run: error: {e}", file=sys.stderr)
-        return 3
+        report(e)
+        return EXIT_NON_FINITE
+    except WriteError as e:
+        report(e)
+        if mpi.size() > 1 and not e.all_ranks:
+            # The other ranks may wait in a collective for this one. A normal exit would wait for them in
+            # MPI_Finalize, and MPI_Abort can lose the line above; leaving without finalising makes mpiexec stop
+            # every rank and return this exit code.
+            sys.stdout.flush()
+            os._exit(EXIT_WRITE)
+        return EXIT_WRITE
     except KeyboardInterrupt:  # before the training loop installed its handlers: nothing to save yet
         print("baselines_meta.run: interrupted before training started", file=sys.stderr)
         return 130

@@ -17,9 +17,10 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from baselines_meta import mpi
+from baselines_meta import faults, mpi
 from baselines_meta.config import RunConfig
 from baselines_meta.checkpoint import Checkpointer
+from baselines_meta.faults import WriteError
 from baselines_meta.envs import ActionScaler, EnvRunner, Monitor, Rollout, evaluate, get_env_state, make_env, monitor_path, set_env_state
 from baselines_meta.logger import TB_DIR, Logger, NullLogger, parse_formats
 
@@ -38,6 +39,16 @@ class RunInterrupted(Exception):
 
 class NonFiniteError(Exception):
     """A loss or an action was NaN/inf; the run stops without overwriting the last good checkpoint."""
+
+
+class RunFinished(Exception):
+    """--resume of a run that already reached its budget (every rank raises it): nothing to do."""
+
+    all_ranks = True
+
+    def __init__(self, log_dir: str, steps: int, budget: int):
+        super().__init__(f"the run in {log_dir} already reached its budget of {budget} steps (checkpoint at step "
+                         f"{steps}); nothing to do: pass a larger --num_timesteps to extend it")
 
 
 RNG_NAMES = ("replay", "noise", "teacher", "meta")  # the numpy Generators of a run, checkpointed
@@ -75,15 +86,35 @@ def prepare_log_dir(path: str, overwrite: bool, resume: bool = False) -> None:
         clear_run_files(path)
 
 
-def clear_run_files(path: str) -> None:
-    """Remove a run's logs and checkpoints (--overwrite, or --resume of a run that never checkpointed)."""
+def clear_run_files(path: str, keep_config: bool = False) -> None:
+    """Remove a run's logs and checkpoints: --overwrite, or (keep_config) --resume of a run that logged nothing
+    and never checkpointed (RunContext._restart_in_place)."""
     import shutil
 
     for name in os.listdir(path):
-        if name in LOG_FILES + ("config.json",) or name.endswith(".monitor.csv"):
+        if name in LOG_FILES + (() if keep_config else ("config.json",)) or name.endswith(".monitor.csv"):
             os.remove(os.path.join(path, name))
     for sub in ("checkpoints", TB_DIR):
         shutil.rmtree(os.path.join(path, sub), ignore_errors=True)
+
+
+def logged_rows(path: str) -> int:
+    """Epoch rows a run has logged to progress.csv and progress.json (0 when neither exists)."""
+    n = 0
+    for name, header in (("progress.csv", 1), ("progress.json", 0)):
+        f = os.path.join(path, name)
+        if os.path.exists(f):
+            with open(f) as fh:
+                n += max(0, sum(1 for line in fh if line.strip()) - header)
+    return n
+
+
+def write_json(path: str, d: dict) -> None:
+    """d as indented JSON, atomically (config.json must never be half-written: --resume reads it)."""
+    with faults.writing(path, path + ".tmp"):
+        with open(path + ".tmp", "w") as f:
+            json.dump(d, f, indent=2, default=str)
+        os.replace(path + ".tmp", path)
 
 
 def package_versions() -> dict:
@@ -134,18 +165,21 @@ class EvalWriter:
 
     def __init__(self, path: str, n_episodes: int, truncate_to: Optional[int] = None):
         self.path = path
-        if truncate_to is not None:  # resume: drop rows written after the checkpoint
-            with open(path, "r+b") as f:
-                f.truncate(truncate_to)
-            return
-        with open(path, "w", newline="") as f:
-            csv.writer(f).writerow(["steps", "total_steps"] + [f"return_{i}" for i in range(n_episodes)])
+        with faults.writing(path):
+            if truncate_to is not None:  # resume: drop rows written after the checkpoint
+                with open(path, "r+b") as f:
+                    f.truncate(truncate_to)
+                return
+            with open(path, "w", newline="") as f:
+                csv.writer(f).writerow(["steps", "total_steps"] + [f"return_{i}" for i in range(n_episodes)])
 
     def write(self, steps: int, total_steps: int, returns: list[float]) -> list[float]:
         """Append one row; returns the returns as stored (6 significant digits), as read() gives them back."""
         cells = [f"{r:.6g}" for r in returns]
-        with open(self.path, "a", newline="") as f:
-            csv.writer(f).writerow([steps, total_steps] + cells)
+        with faults.writing(self.path):
+            faults.point("evaluations")
+            with open(self.path, "a", newline="") as f:
+                csv.writer(f).writerow([steps, total_steps] + cells)
         return [float(c) for c in cells]
 
     def read(self) -> list[tuple[int, list[float]]]:
@@ -260,7 +294,10 @@ def _std(x) -> float:
 class RunContext:
     """Per-run wiring: config, rank, seeds, log dir, logger, envs and monitors."""
 
-    def __init__(self, cfg: RunConfig, overwrite: bool = False, stdout=None, resume: bool = False):
+    def __init__(self, cfg: RunConfig, overwrite: bool = False, stdout=None, resume: bool = False,
+                 finished_ok: bool = False):
+        """resume: continue the run in cfg's log dir from its checkpoint, or RunFinished when it already reached its
+        budget (unless finished_ok: the caller still wants the trained policy)."""
         self.cfg = cfg
         self.rank, self.size = mpi.rank(), mpi.size()
         self.seed = mpi.rank_seed(cfg.seed)
@@ -278,16 +315,17 @@ class RunContext:
         self.log_dir = log_dir
         self.checkpointer = Checkpointer(log_dir, self.rank)
         loaded = self.checkpointer.load_common() if resume else None
-        if resume and loaded is None:  # killed before its first checkpoint: start over
-            if self.rank == 0:
-                clear_run_files(log_dir)
-            mpi.COMM.Barrier()
-            self.checkpointer = Checkpointer(log_dir, self.rank)
+        if resume and loaded is None:
+            self._restart_in_place()
         self.resume_state: Optional[dict] = loaded["state"] if loaded else None
+        self.saved_steps: Optional[int] = loaded["header"]["steps"] if loaded else None  # the last good checkpoint
+        if self.saved_steps is not None and self.saved_steps >= cfg.schedule.num_timesteps and not finished_ok:
+            raise RunFinished(log_dir, self.saved_steps, cfg.schedule.num_timesteps)
         self._sizes: dict = self.resume_state["ctx"]["sizes"] if self.resume_state else {}
         logger_state = self.resume_state["ctx"]["logger"] if self.resume_state else None
-        self.logger = (Logger(log_dir, formats, stdout=stdout or sys.stdout, restore=logger_state, sizes=self._sizes)
-                       if self.rank == 0 else NullLogger())
+        with faults.writing(log_dir):
+            self.logger = (Logger(log_dir, formats, stdout=stdout or sys.stdout, restore=logger_state, sizes=self._sizes)
+                           if self.rank == 0 else NullLogger())
         # Independent streams per purpose, all derived from this rank's seed.
         # (SeedSequence children are keyed by their index: a purpose added at the end leaves the others' streams as they were)
         purposes = ("train", "eval", "d1", "replay", "noise", "teacher", "meta", "pi")
@@ -313,8 +351,49 @@ class RunContext:
             for name in RNG_NAMES:
                 getattr(self, f"{name}_rng").bit_generator.state = c["rngs"][name]
             self.logger.info(f"resumed from the checkpoint at step {self.resume_state['loop'].steps}")
-        elif self.rank == 0:
-            self._write_config()
+        if self.rank == 0:
+            try:
+                if resume:
+                    self._record_budget()
+                else:
+                    self._write_config()
+            except WriteError as e:
+                raise self.kept(e)
+
+    def _restart_in_place(self) -> None:
+        """--resume of a run that never checkpointed: start it over in its directory, config.json kept, when it
+        logged no epoch row yet; refused otherwise (--resume deletes no logged rows)."""
+        err = None
+        if self.rank == 0:
+            n = logged_rows(self.log_dir)
+            if n:
+                err = (f"{self.log_dir} holds {n} logged rows but no checkpoint to continue from; start the run again "
+                       f"with --overwrite (and its flags) or in another --log_path")
+            else:
+                clear_run_files(self.log_dir, keep_config=True)
+        err = mpi.COMM.bcast(err, root=0)
+        if err:
+            raise RunDirError(err)
+        self.checkpointer = Checkpointer(self.log_dir, self.rank)
+
+    def _record_budget(self) -> None:
+        """--resume with a larger --num_timesteps: config.json takes the new budget and keeps the history."""
+        path = os.path.join(self.log_dir, "config.json")
+        with open(path) as f:
+            d = json.load(f)
+        old, new = d["schedule"]["num_timesteps"], self.cfg.schedule.num_timesteps
+        if new == old:
+            return
+        d.setdefault("budgets", [{"num_timesteps": old, "from_step": 0, "time": d.get("started")}])
+        d["budgets"].append({"num_timesteps": new, "from_step": self.saved_steps or 0, "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        d["schedule"]["num_timesteps"] = new
+        write_json(path, d)
+        self.logger.info(f"budget extended from {old} to {new} steps")
+
+    def kept(self, e: WriteError) -> WriteError:
+        """e, told which checkpoint survives the failed write (for its message)."""
+        e.checkpoint = (self.checkpointer.dir, self.saved_steps)
+        return e
 
     # ------------------------------------------------------------------ checkpoints and signals
     def resume_size(self, path: str) -> Optional[int]:
@@ -362,7 +441,19 @@ class RunContext:
         if due:
             state = make_state()
             state["ctx"] = self.get_state()
-            self.checkpointer.save(steps, epoch, state)
+            err = None
+            try:
+                self.checkpointer.save(steps, epoch, state)
+            except WriteError as e:
+                err = e
+            if self.size > 1:  # the disk is usually shared: all ranks stop together, none is killed mid-write
+                failed = [f for f in mpi.gather(None if err is None else (err.path, err.reason)) if f is not None]
+                if failed:
+                    err = err or WriteError(*failed[0])
+                    err.all_ranks = True
+            if err is not None:
+                raise self.kept(err)
+            self.saved_steps = steps
         if stop_sig and not done:
             raise RunInterrupted(stop_sig, steps)
 
@@ -393,8 +484,8 @@ class RunContext:
         d["git_commit"] = git_commit()
         d["log_dir"] = os.path.abspath(self.log_dir)
         d["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-        with open(os.path.join(self.log_dir, "config.json"), "w") as f:
-            json.dump(d, f, indent=2, default=str)
+        d["budgets"] = [{"num_timesteps": self.cfg.schedule.num_timesteps, "from_step": 0, "time": d["started"]}]
+        write_json(os.path.join(self.log_dir, "config.json"), d)
 
     def epoch_record(self, stats: EpochStats, epoch: int, steps: int, env_steps_epoch: int, epoch_t0: float, extra: dict) -> dict:
         """Average this rank's epoch statistics over ranks and hand them to the logger (rank 0 writes)."""

@@ -201,10 +201,13 @@ def learn(ctx: RunContext) -> RunOutcome:
 
     ctx.install_signal_handlers()
     bar = ProgressBar(sch.num_timesteps, cfg.progress_bar)
-    plan = epoch_plan(sch.num_timesteps, sch.nb_rollout_steps, sch.nb_epoch_cycles)
+    # Planned from the start of the current epoch (the same plan as from step 0 unless --resume raised the budget:
+    # then the extra steps follow the run's possibly short last epoch).
+    first = loop.epoch
+    plan = epoch_plan(sch.num_timesteps - (loop.steps - loop.epoch_steps), sch.nb_rollout_steps, sch.nb_epoch_cycles)
     epoch_t0 = time.time() - loop.epoch_elapsed
-    while loop.epoch < len(plan):
-        cycles = plan[loop.epoch]
+    while loop.epoch - first < len(plan):
+        cycles = plan[loop.epoch - first]
         n = cycles[loop.cycle]
         ro = runner.run(n, policy.explore, on_episode_end=policy.reset)
         qs = actor_q(learner, ro.obs0)  # with the networks and statistics the rollout acted with

@@ -52,7 +52,7 @@ def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> 
     from baselines_meta.training import RunContext
 
     cfg = resume_config(argparse.Namespace(log_path=run_dir, progress_bar=False))
-    ctx = RunContext(cfg, resume=True)
+    ctx = RunContext(cfg, resume=True, finished_ok=True)
     try:
         m = build(ctx)
         restore(m.checkpointed(), ctx.resume_state)
