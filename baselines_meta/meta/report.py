@@ -79,7 +79,9 @@ def build_report(root: str) -> str:
                      _ms([np.nanmean(_col(p, "meta/reward_pos_frac")) for _, p in group], 2), _ms(late_mean("explore/return"))]
         else:
             cells = ["–"] * 5
-        lines.append(f"| {env} | {arm} | {alg} | {len(group)} | {_ms(ev)} | {_ms(mx)} | " + " | ".join(cells) + " |")
+        done = sum(r.done for r, _ in group)
+        seeds = str(len(group)) if done == len(group) else f"{len(group)} ({done} finished)"
+        lines.append(f"| {env} | {arm} | {alg} | {seeds} | {_ms(ev)} | {_ms(mx)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
