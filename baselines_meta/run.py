@@ -388,7 +388,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
             sys.stderr.write(f"baselines_meta.run: rank {mpi.rank()} failed; aborting all {mpi.size()} ranks\n")
             sys.stderr.flush()
-            mpi.COMM.Abort(1)
+            # Leave without MPI_Finalize: mpiexec then stops every rank. MPI_Abort could kill the job before mpiexec
+            # forwarded the lines above (seen on a loaded machine).
+            os._exit(1)
         raise
 
 
