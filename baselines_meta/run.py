@@ -208,8 +208,23 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
 
 
 def _quiet_tf() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-identical results across runs and ranks
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:  # the user chose what TensorFlow may print
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    # Its C++ start-up lines (CUDA probing, absl's "before InitializeLog" warning) reach stderr whatever that level
+    # says: import it with file descriptor 2 pointed at /dev/null. An import error still shows after the restore.
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        import tensorflow  # noqa: F401
+        import tensorflow_probability  # noqa: F401
+        import tf_keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def train(cfg: RunConfig, overwrite: bool = False, stdout=None, resume: bool = False, save_path: Optional[str] = None):
@@ -326,6 +341,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
         return EXIT_USAGE
     if args.play:
         return _play(args)
+    _quiet_tf()
     from baselines_meta import mpi
     from baselines_meta.checkpoint import CheckpointError
     from baselines_meta.envs import EnvError, make_env
@@ -375,7 +391,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    _quiet_tf()
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
         return _main(argv)
     except Exception:

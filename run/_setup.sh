@@ -1,5 +1,6 @@
-# Sourced by run/train and run/test: create .venv (Python 3.11) and install the package with its test extra,
-# once; later calls only check that it still imports.
+# Sourced by run/train and run/test: create .venv (Python 3.11) and install the package with its test extra, pinned by
+# run/constraints.txt (the exact versions the tests and results ran on). It installs again whenever setup.py or the
+# constraints change (a stamp of their hash in .venv) or the package stops importing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -8,11 +9,13 @@ if ! "$PY311" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
   echo "run/: Python 3.11 is required (found $("$PY311" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
   exit 2
 fi
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import baselines_meta, tensorflow_probability, tf_keras, tensorboard, gymnasium, mujoco, mpi4py, pytest' 2>/dev/null; then
-  echo "run/: setting up .venv (first time only)..." >&2
-  "$PY311" -m venv .venv
+STAMP="$(cat setup.py run/constraints.txt | "$PY311" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.install-stamp 2>/dev/null)" != "$STAMP" ] \
+   || ! .venv/bin/python -c 'import baselines_meta, tensorflow_probability, tf_keras, tensorboard, gymnasium, mujoco, mpi4py, pytest' 2>/dev/null; then
+  echo "run/: installing into .venv (setup.py or run/constraints.txt changed, or first time)..." >&2
+  [ -x .venv/bin/python ] || "$PY311" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -c run/constraints.txt -e ".[test]"
+  echo "$STAMP" > .venv/.install-stamp
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-3}"

@@ -10,18 +10,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
 
 
-def pytest_addoption(parser):
-    parser.addoption("--runslow", action="store_true", default=False, help="also run tests marked slow")
-
-
 def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long learning tests, run with --runslow")
-
-
-def pytest_collection_modifyitems(config, items):
-    if config.getoption("--runslow"):
-        return
-    skip = pytest.mark.skip(reason="slow: run with --runslow")
-    for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip)
+    config.addinivalue_line("markers", "slow: end-to-end runs in subprocesses (seconds each); the fast tier is "
+                                       "`run/test -m 'not slow'`, the default suite runs everything")

@@ -3,7 +3,11 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from conftest import PY, ROOT
+
+pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test -m 'not slow')
 
 
 def test_bench_smoke(tmp_path):

@@ -11,6 +11,8 @@ import pytest
 
 from conftest import PY, ROOT
 
+pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test -m 'not slow')
+
 MPIEXEC = os.path.join(os.path.dirname(PY), "mpiexec")
 DDPG_KEYS = ["rollout/return", "rollout/return_history", "rollout/episode_steps", "rollout/actions_mean", "rollout/Q_mean",
              "train/loss_actor", "train/loss_critic", "total/duration", "total/steps", "total/steps_per_second",
@@ -203,3 +205,14 @@ def test_learns_pendulum(tmp_path, alg):
     ev = rows(os.path.join(d, "evaluations.csv"))
     best = max(np.mean([float(v) for k, v in e.items() if k.startswith("return_")]) for e in ev)
     assert best > -400, best
+
+
+def test_tensorflow_start_up_lines_hidden_unless_asked_for():
+    """A bad env id: exactly our one line on stderr, no 'Could not find cuda drivers' or absl warnings; with
+    TF_CPP_MIN_LOG_LEVEL set by the user, TensorFlow prints what that level allows."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    r = subprocess.run([PY, "-m", "baselines_meta.run", "--env", "Nope-v1"], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and r.stderr.splitlines() == [r.stderr.strip()] and "unknown environment id" in r.stderr
+    r = subprocess.run([PY, "-m", "baselines_meta.run", "--env", "Nope-v1"], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(env, TF_CPP_MIN_LOG_LEVEL="0"))
+    assert r.returncode == 2 and len(r.stderr.splitlines()) > 1

@@ -171,6 +171,8 @@ def test_truncated_transition_bootstraps_in_target():
     """A transition cut by the time limit is stored truncated, not terminated: its target is r + gamma Q'(s', mu'(s'));
     a terminated one (or a truncated one under --truncation_as_terminal, baselines #436) gets r alone."""
     L = make(gamma=0.5)
+    set_const(L.target_actor, 0.2, 0.0)
+    set_const(L.target_critic, 0.2, 0.1)  # no dead ReLU: Q' > 0
     o = np.ones(2, np.float32)
     buf = ReplayBuffer(2, 2, 1)
     buf.add(o, [0.0], 1.0, o, terminated=False, truncated=True)

@@ -13,6 +13,8 @@ import pytest
 from runs import assert_same_run, final_state, own_lines
 from test_cli import cli, rows
 
+pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test -m 'not slow')
+
 FAULT = "BASELINES_META_FAULT"
 ARGS = ["--alg", "ddpg", "--env", "Pendulum-v1", "--nb_epoch_cycles", "2", "--nb_rollout_steps", "200",
         "--nb_train_steps", "10", "--eval_interval", "400", "--eval_episodes", "1", "--log_formats", "csv", "--seed", "3"]

@@ -14,6 +14,8 @@ from conftest import PY, ROOT
 from runs import assert_same_run, final_state, restored_replay, start
 from test_cli import MPIEXEC, cli, rows
 
+pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test -m 'not slow')
+
 BASE = ["--env", "Pendulum-v1", "--nb_epoch_cycles", "5", "--eval_interval", "1000", "--eval_episodes", "2",
         "--log_formats", "csv,log", "--seed", "5"]
 

@@ -12,6 +12,8 @@ import pytest
 from test_cli import cli, rows
 from test_resume import final_state, start, wait_rows
 
+pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test -m 'not slow')
+
 # Epochs of 2 cycles x 100 steps, an evaluation every 100 steps: two evaluations per epoch, one in its row.
 ARGS = ["--alg", "ddpg", "--env", "Pendulum-v1", "--nb_epoch_cycles", "2", "--nb_rollout_steps", "100",
         "--eval_interval", "100", "--eval_episodes", "2", "--log_formats", "csv,tensorboard", "--seed", "3"]
