@@ -104,6 +104,15 @@ class RunConfig:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
+    def __post_init__(self):
+        """The algorithm decides the teacher's kind: 'meta-variance' trains the actor-mean teacher, the others the
+        independent one (a RunConfig built in code cannot pair them otherwise)."""
+        if self.alg not in ALGS:
+            raise ValueError(f"alg must be one of {', '.join(ALGS)}, got {self.alg!r}")
+        kind = "variance" if self.alg == "meta-variance" else "independent"
+        if self.teacher.kind != kind:
+            object.__setattr__(self, "teacher", dataclasses.replace(self.teacher, kind=kind))
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 

@@ -222,9 +222,6 @@ class Logger:
     def get_state(self) -> dict:
         return {"steps": list(self.steps), "rows": [dict(r) for r in self.rows]}
 
-    def record(self, key: str, value) -> None:
-        self.kvs[key] = value
-
     def record_dict(self, d: dict) -> None:
         self.kvs.update(d)
 

@@ -482,7 +482,6 @@ class RunContext:
         d["rank_seeds"] = [mpi.rank_seed(self.cfg.seed, r) for r in range(self.size)]
         d["versions"] = package_versions()
         d["git_commit"] = git_commit()
-        d["log_dir"] = os.path.abspath(self.log_dir)
         d["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         d["budgets"] = [{"num_timesteps": self.cfg.schedule.num_timesteps, "from_step": 0, "time": d["started"]}]
         write_json(os.path.join(self.log_dir, "config.json"), d)

@@ -22,3 +22,15 @@ def test_paper_preset_budgets_and_schedules():
     assert budgets == {"HalfCheetah": 1_500_000, "InvertedPendulum": 1_500_000, "InvertedDoublePendulum": 1_500_000,
                        "Hopper": 1_000_000, "Reacher": 700_000, "Pendulum": 900_000}
     assert paper.preset("Acrobot-v1", "meta") == {}
+
+
+def test_the_algorithm_decides_the_teacher_kind():
+    import pytest
+
+    from baselines_meta.config import RunConfig, TeacherConfig
+
+    assert RunConfig(alg="meta-variance").teacher.kind == "variance"
+    assert RunConfig(alg="meta", teacher=TeacherConfig(kind="variance")).teacher.kind == "independent"
+    assert RunConfig.from_dict(RunConfig(alg="meta-variance").to_dict()).teacher.kind == "variance"
+    with pytest.raises(ValueError, match="alg must be one of"):
+        RunConfig(alg="td3")

@@ -4,7 +4,6 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import gymnasium as gym
 import numpy as np
@@ -20,26 +19,18 @@ BASE = ["--env", "Pendulum-v1", "--nb_epoch_cycles", "5", "--eval_interval", "10
         "--log_formats", "csv,log", "--seed", "5"]
 
 
-def wait_rows(d, n, proc, timeout=240):
-    """Wait until progress.csv has n data rows (so at least n checkpoints were written)."""
-    t0 = time.time()
-    path = os.path.join(d, "progress.csv")
-    while time.time() - t0 < timeout:
-        if os.path.exists(path) and len(open(path).read().splitlines()) >= n + 1:
-            return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.2)
-    raise AssertionError("run made no progress")
+def fault(spec):
+    """The test hook of baselines_meta.faults: stop a run at an exact point instead of racing it."""
+    return {"BASELINES_META_FAULT": spec}
 
 
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     args = ["--alg", "ddpg", "--num_timesteps", "9000", *BASE]
     assert cli(*args, "--log_path", a).returncode == 0
-    p = start(*args, "--log_path", b)
-    wait_rows(b, 3, p)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    p = start(*args, "--log_path", b, env=fault("saved:3"))  # SIGKILL right after the third checkpoint
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
     n_before = len(rows(os.path.join(b, "progress.csv")))
     assert n_before < 9
     r = cli("--resume", "--log_path", b)
@@ -55,10 +46,8 @@ def test_sigterm_checkpoints_and_meta_resumes(tmp_path):
     args = ["--alg", "meta", "--num_timesteps", "8000", "--nb_epoch_cycles", "3", *BASE[2:]]
     args = ["--env", "Pendulum-v1"] + args
     assert cli(*args, "--log_path", a).returncode == 0
-    p = start(*args, "--log_path", b)
-    wait_rows(b, 2, p)
-    p.send_signal(signal.SIGTERM)
-    out, err = p.communicate(timeout=120)
+    p = start(*args, "--log_path", b, env=fault("saved:2:term"))  # SIGTERM right after the second checkpoint
+    out, err = p.communicate(timeout=300)
     assert p.returncode == 128 + signal.SIGTERM, err[-2000:]
     assert "checkpoint saved" in err and "--resume" in err
     r = cli("--resume", "--log_path", b)
@@ -73,10 +62,9 @@ def test_sigterm_checkpoints_and_meta_resumes(tmp_path):
 
 def test_two_ranks_stop_and_resume(tmp_path):
     d = str(tmp_path / "run")
-    p = start("--alg", "meta", "--num_timesteps", "6000", *BASE, "--log_path", d, mpi_np=2)
-    wait_rows(d, 2, p)
-    p.send_signal(signal.SIGTERM)  # mpiexec forwards it to both ranks
-    p.communicate(timeout=120)
+    # each rank sends itself SIGTERM after its second checkpoint (as mpiexec forwards a user's Ctrl-C to both)
+    p = start("--alg", "meta", "--num_timesteps", "6000", *BASE, "--log_path", d, mpi_np=2, env=fault("saved:2:term"))
+    p.communicate(timeout=300)
     h0, _ = final_state(d, 0)
     h1, _ = final_state(d, 1)
     assert h0["steps"] == h1["steps"] < 6000
@@ -123,13 +111,11 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tmp_path, capsys):
 
 
 def test_exception_on_one_rank_aborts_the_job(tmp_path):
-    t0 = time.time()
     r = subprocess.run([MPIEXEC, "-n", "2", PY, os.path.join(ROOT, "tests", "mpi_crash.py"), "--alg", "ddpg",
                         "--num_timesteps", "20000", "--log_path", str(tmp_path / "run"), "--log_formats", "csv"],
                        cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert r.returncode != 0
-    assert "injected failure on rank 1" in r.stderr and "aborting all 2 ranks" in r.stderr
-    assert time.time() - t0 < 90
+    assert "injected failure on rank 1" in r.stderr and "aborting all 2 ranks" in r.stderr  # (a hang hits the timeout)
 
 
 def test_save_load_play_roundtrip(tmp_path):
@@ -157,12 +143,13 @@ def test_save_load_play_roundtrip(tmp_path):
     (["--resume"], "--resume needs --log_path"),
     (["--play"], "--play needs --load_path"),
     (["--play", "--load_path", "/nonexistent/p.npz"], "cannot read policy file"),
-    (["--log_path", "/etc/hostname/run"], "log path"),
+    (["--log_path", "{a_file}/run"], "log path"),  # under a regular file: unwritable on every machine
     (["--resume", "--overwrite", "--log_path", "/tmp"], "exclude each other"),
     (["--save_interval", "0"], "positive integer"),
 ])
 def test_more_bad_input(args, needle, tmp_path):
-    r = cli(*args, "--num_timesteps", "100")
+    (tmp_path / "a_file").write_text("")
+    r = cli(*[x.format(a_file=tmp_path / "a_file") for x in args], "--num_timesteps", "100")
     assert r.returncode == 2, (r.stdout, r.stderr[-1000:])
     err = [l for l in r.stderr.splitlines() if "error" in l]
     assert len(err) == 1 and needle in err[0], r.stderr

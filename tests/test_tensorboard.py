@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from test_cli import cli, rows
-from test_resume import final_state, start, wait_rows
+from test_resume import fault, final_state, start
 
 pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test -m 'not slow')
 
@@ -70,12 +70,11 @@ def test_event_files_match_progress_and_evaluations(tmp_path):
 
 def test_resume_after_sigkill_has_no_duplicated_steps(tmp_path):
     d = str(tmp_path / "run")
-    # Checkpoints at 1000, 2000, 3000 only: killed once the row at 1200 is out, the process has written rows and
-    # evaluations past its checkpoint (at 1000), which the resumed run writes again.
-    p = start(*ARGS, "--num_timesteps", "3000", "--save_interval", "1000", "--log_path", d)
-    wait_rows(d, 6, p)
-    p.send_signal(signal.SIGKILL)
-    p.communicate()
+    # Checkpoints at 1000, 2000, 3000 only: killed as it is about to write its 7th row, the process has written rows
+    # (up to 1200) and evaluations past its checkpoint (at 1000), which the resumed run writes again.
+    p = start(*ARGS, "--num_timesteps", "3000", "--save_interval", "1000", "--log_path", d, env=fault("progress:7"))
+    p.communicate(timeout=300)
+    assert p.returncode == -signal.SIGKILL
     assert final_state(d)[0]["steps"] == 1000
     before = read_tb(d)
     assert before["total/steps"][-1][0] > 1000 and before[EVAL_TAG][-1][0] > 1000
