@@ -235,6 +235,10 @@ class Checkpointer:
             self.replay.prune(min(self.replay.first_needed(m) for m in self._metas))
         return cur
 
+    def exists(self) -> bool:
+        """Whether this rank ever wrote a checkpoint that is still here, usable or set aside as corrupt."""
+        return any(os.path.exists(self._path(g) + s) for g in ("", ".prev") for s in ("", ".corrupt"))
+
     def _verified(self, gen: str, checked: set) -> tuple[dict, dict]:
         """(header, state) of this rank's checkpoint `gen` with the replay segments it needs; CorruptFile otherwise."""
         header, state = read_checkpoint(self._path(gen))

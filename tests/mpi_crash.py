@@ -2,11 +2,11 @@
 import sys
 
 from baselines_meta import mpi
-from baselines_meta.ddpg import learn as ddpg_learn
+from baselines_meta.ddpg import student as ddpg_student
 from baselines_meta.run import main
 
 calls = {"n": 0}
-orig = ddpg_learn.StudentTrainer.train
+orig = ddpg_student.StudentTrainer.train
 
 
 def train(self, buffer, n_steps):
@@ -16,5 +16,5 @@ def train(self, buffer, n_steps):
     return orig(self, buffer, n_steps)
 
 
-ddpg_learn.StudentTrainer.train = train
+ddpg_student.StudentTrainer.train = train
 sys.exit(main(sys.argv[1:]))

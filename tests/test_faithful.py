@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from baselines_meta.config import DDPGConfig, NetworkConfig
-from baselines_meta.ddpg.learn import ReferenceStats, StudentTrainer, actor_q
+from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.fastpolicy import NumpyNormalizer

@@ -44,7 +44,8 @@ def train_snapshot(env_id: str, steps: int, seed: int, run_dir: str) -> None:
 
 
 def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> dict:
-    from baselines_meta.ddpg.learn import restore, store
+    from baselines_meta.ddpg.student import store
+    from baselines_meta.loop import restore
     from baselines_meta.envs import EnvRunner, evaluate, make_env
     from baselines_meta.meta import reward as meta_reward
     from baselines_meta.meta.learn import StudentSnapshot, build

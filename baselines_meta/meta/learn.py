@@ -18,21 +18,22 @@ R and its standardisation: meta/reward.py.
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import NamedTuple, Optional
 
 import numpy as np
 
+from baselines_meta import loop as shared
 from baselines_meta import mpi
-from baselines_meta.ddpg.learn import (LoopState, ReferenceStats, RunOutcome, StudentTrainer, actor_q, add_train_results,
-                                       finish_cycle, restore, snapshot, store)
+from baselines_meta.ddpg.learn import RunOutcome
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
+from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q, store
 from baselines_meta.envs import EnvRunner, Rollout
+from baselines_meta.loop import CycleResult, LoopState
 from baselines_meta.meta import reward as meta_reward
 from baselines_meta.meta.teacher import TeacherDiagnostics, TeacherLearner, TeacherPolicy
 from baselines_meta.replay import ReplayBuffer
-from baselines_meta.training import Evaluator, ProgressBar, RunContext
+from baselines_meta.training import Evaluator, RunContext
 
 
 class StudentSnapshot:
@@ -120,13 +121,6 @@ def measure(runner: EnvRunner, policy: DDPGPolicy, n: int, seed: int, mode: str)
     return ro, meta_reward.policy_return(ro, mode)
 
 
-class CycleResult(NamedTuple):
-    steps: int
-    d0: Rollout
-    qs: np.ndarray  # Q(s, mu(s)) on D0's states before the cycle's updates (rollout/Q_mean)
-    losses: list
-
-
 def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes) -> CycleResult:
     """One cycle of Algorithm 1 (module docstring); loop.extra collects the epoch's meta statistics."""
     sch, dc, ex = ctx.cfg.schedule, ctx.cfg.ddpg, loop.extra
@@ -152,9 +146,7 @@ def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes)
     if ro0 is not None and sizes.d1 > 0:
         snap = StudentSnapshot(L) if sch.lookahead == "copy" else None
         # 2. pi -> pi' on D0 only
-        res = m.trainer.train(m.d0, sch.nb_train_steps)
-        losses += res
-        add_train_results(loop.stats, res)
+        losses += m.trainer.train(m.d0, sch.nb_train_steps)
         m.student.refresh()
         # 3. D1 from the deterministic pi', from the same resets as D_pi
         ro1, r_pi_prime = measure(m.runner1, m.student, sizes.d1, seed1, sch.meta_reward)
@@ -179,36 +171,47 @@ def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes)
     if L.obs_rms is not None and new:
         L.obs_rms.update(np.concatenate([ro.obs0 for ro in new]))
     # 7. student on B
-    res = m.trainer.train(m.buffer, sch.nb_train_steps)
-    losses += res
-    add_train_results(loop.stats, res)
+    losses += m.trainer.train(m.buffer, sch.nb_train_steps)
     m.student.refresh()
     m.explorer.refresh()
-    return CycleResult(sum(sizes), ro0, qs, losses)
+    checks = {"teacher_actions": ro0.raw_actions if ro0 is not None else [], "meta_reward": ex["meta"]["meta/reward"][-1:]}
+    return CycleResult(sum(sizes), ro0, qs, losses, checks)
 
 
-def learn(ctx: RunContext) -> RunOutcome:
-    cfg, sch = ctx.cfg, ctx.cfg.schedule
-    m = build(ctx)
-    parts = m.checkpointed()
-    loop = LoopState(extra=_fresh_epoch_extra())
-    if ctx.resume_state is not None:
-        loop = restore(parts, ctx.resume_state)
-    if sch.meta_reward == "step":
-        ctx.logger.info("warning: --meta_reward step (mean reward per step) ignores falls: on tasks with a per-step "
-                        "alive bonus it barely changes with the policy; the default 'return' does not")
-    m.student.refresh()
-    m.explorer.refresh()
-    budget = sch.num_timesteps
+class Meta:
+    """Algorithm 1 plugged into the shared loop."""
 
-    def epoch_extra() -> dict:
-        ex = loop.extra
+    def __init__(self, ctx: RunContext):
+        self.ctx, self.sch = ctx, ctx.cfg.schedule
+        self.m = build(ctx)
+
+    def parts(self) -> dict:
+        return self.m.checkpointed()
+
+    def start(self, loop: LoopState, resumed: bool) -> None:
+        self.m.student.refresh()  # numpy snapshots of the (restored) networks and normaliser
+        self.m.explorer.refresh()
+
+    def cycle(self, loop: LoopState, remaining: int) -> CycleResult:
+        sch = self.sch
+        fresh = sch.meta_baseline == "fresh" or loop.extra["r_pi"] is None  # 'previous': only when there is none
+        sizes = cycle_sizes(remaining, sch.nb_eval_steps if fresh else 0, sch.nb_explore_steps, sch.nb_eval_steps)
+        return run_cycle(self.m, self.ctx, loop, sizes)
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        return self.m.student.greedy(obs)
+
+    def q(self, obs: np.ndarray) -> np.ndarray:
+        return actor_q(self.m.learner, obs)
+
+    def epoch_extra(self, loop: LoopState) -> dict:
+        m, ex = self.m, loop.extra
         out = {k: (float(np.mean(v)) if len(v) else float("nan")) for k, v in ex["meta"].items()}
         out.update(meta_reward.summary(ex["meta"]["meta/reward"]))
         same = meta_reward.all_equal(ex["meta"]["meta/reward"])
         if same is not None:
-            ctx.logger.info(f"warning: epoch {loop.epoch + 1}: all {len(ex['meta']['meta/reward'])} meta rewards equal "
-                            f"{same:g}; the teacher gets no signal")
+            self.ctx.logger.info(f"warning: epoch {loop.epoch + 1}: all {len(ex['meta']['meta/reward'])} meta rewards "
+                                 f"equal {same:g}; the teacher gets no signal")
         for key, name in (("explore/return", "explore_returns"), ("lookahead/return", "look_returns"),
                           ("baseline/return", "pi_returns")):
             out[key] = float(np.mean(ex[name])) if ex[name] else float("nan")
@@ -217,25 +220,14 @@ def learn(ctx: RunContext) -> RunOutcome:
         loop.extra = _fresh_epoch_extra(ex["r_pi"])
         return out
 
-    ctx.install_signal_handlers()
-    bar = ProgressBar(budget, cfg.progress_bar)
-    epoch_t0 = time.time() - loop.epoch_elapsed
-    while loop.steps < budget:
-        fresh = sch.meta_baseline == "fresh" or loop.extra["r_pi"] is None  # 'previous': only when there is none
-        sizes = cycle_sizes(budget - loop.steps, sch.nb_eval_steps if fresh else 0, sch.nb_explore_steps, sch.nb_eval_steps)
-        c = run_cycle(m, ctx, loop, sizes)
-        loop.steps += c.steps
-        loop.epoch_steps += c.steps
-        if c.d0 is not None:
-            loop.stats.add_rollout(c.d0, c.qs)
-        ctx.check_finite(loop.steps, teacher_actions=c.d0.raw_actions if c.d0 is not None else [], Q=c.qs,
-                         critic_loss=[r.critic_loss for r in c.losses], actor_loss=[r.actor_loss for r in c.losses],
-                         meta_reward=loop.extra["meta"]["meta/reward"][-1:])
-        if m.evaluator.due(loop.steps) or (loop.steps >= budget and m.evaluator.n_total > 0):
-            loop.stats.eval = m.evaluator.run(loop.steps, m.student.greedy, lambda o: actor_q(m.learner, o))
-            loop.last_eval = loop.stats.eval.returns
-        bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
-        n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
-        epoch_t0 = finish_cycle(ctx, loop, n_cycles, epoch_t0, m.learner.sync_variables() + m.teacher.sync_variables(),
-                                epoch_extra, lambda: snapshot(parts, loop))
-    return RunOutcome(loop.steps, loop.last_eval, m.learner, m.buffer, m.teacher)
+    def sync_variables(self) -> list:
+        return self.m.learner.sync_variables() + self.m.teacher.sync_variables()
+
+
+def learn(ctx: RunContext) -> RunOutcome:
+    if ctx.cfg.schedule.meta_reward == "step":
+        ctx.logger.info("warning: --meta_reward step (mean reward per step) ignores falls: on tasks with a per-step "
+                        "alive bonus it barely changes with the policy; the default 'return' does not")
+    algo = Meta(ctx)
+    loop = shared.run(ctx, algo, _fresh_epoch_extra)
+    return RunOutcome(loop.steps, loop.last_eval, algo.m.learner, algo.m.buffer, algo.m.teacher)

@@ -1,0 +1,107 @@
+"""The DDPG student's update and statistics, used by both algorithms (meta's student is a DDPG learner): sampling and
+fused or MPI-averaged gradient steps, storing rollouts, Q of the clean actor, baselines' fixed reference batch."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from baselines_meta import mpi
+from baselines_meta.ddpg.learner import DDPGLearner
+from baselines_meta.ddpg.policy import DDPGPolicy
+from baselines_meta.envs import Rollout
+from baselines_meta.loop import TrainResult
+from baselines_meta.replay import Batch, ReplayBuffer
+
+
+class StudentTrainer:
+    """Eager wrapper around the learner's compiled steps: sampling, param-noise adaptation, MPI averaging.
+
+    A single worker runs each chunk of steps as one fused compiled call; several workers (or PopArt, which updates
+    the return statistics between steps) take one step at a time with Allreduce'd gradients.
+    """
+
+    def __init__(self, learner: DDPGLearner, rng: np.random.Generator, fused: bool = True):
+        self.learner = learner
+        self.rng = rng
+        self.fused = fused and mpi.size() == 1 and not learner.cfg.popart
+
+    def train(self, buffer: ReplayBuffer, n_steps: int) -> list[TrainResult]:
+        L, cfg = self.learner, self.learner.cfg
+        bs = cfg.batch_size
+        out = []
+        interval = max(1, cfg.param_noise_adaption_interval)
+        for start in range(0, n_steps, interval):
+            k = min(interval, n_steps - start)
+            dist = None
+            if L.param_noise is not None and len(buffer) >= bs:
+                dist = L.adapt_param_noise(buffer.sample(self.rng, bs).obs0)
+            if self.fused:
+                losses = L.train(buffer.sample(self.rng, bs, k))
+                out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
+            elif L.cfg.popart:  # statistics change between steps: sample, update stats, step
+                for _ in range(k):
+                    batch = buffer.sample(self.rng, bs)
+                    L.update_return_stats(batch)
+                    losses = L.train_step_mpi(batch)
+                    out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
+                    dist = None
+            else:
+                many = buffer.sample(self.rng, bs, k)
+                for losses in L.train_steps_mpi([Batch(*[x[i] for x in many]) for i in range(k)]):
+                    out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
+                    dist = None
+        return out
+
+
+def store(buffer: ReplayBuffer, ro: Rollout, reward_scale: float) -> None:
+    buffer.add_many(ro.obs0, ro.actions, ro.rewards * reward_scale, ro.obs1, ro.terminated, ro.truncated)
+
+
+class ReferenceStats:
+    """baselines' `get_stats`: the networks on one replay batch drawn at the first epoch's end and kept fixed for the
+    whole run, so the reference_* curves compare the same inputs over time."""
+
+    def __init__(self, learner: DDPGLearner, policy: DDPGPolicy, rng: np.random.Generator):
+        self.learner, self.policy, self.rng = learner, policy, rng
+        self.batch: Optional[Batch] = None
+
+    def __call__(self, buffer: ReplayBuffer) -> dict:
+        L = self.learner
+        d = {}
+        if L.ret_rms is not None:
+            d["ret_rms_mean"] = float(np.mean(L.ret_rms.mean.numpy()))
+            d["ret_rms_std"] = float(np.mean(L.ret_rms.std.numpy()))
+        if L.obs_rms is not None:
+            d["obs_rms_mean"] = float(np.mean(L.obs_rms.mean.numpy()))
+            d["obs_rms_std"] = float(np.mean(L.obs_rms.std.numpy()))
+        if self.batch is None and len(buffer) > 0:
+            self.batch = buffer.sample(self.rng, L.cfg.batch_size)
+        if self.batch is not None:
+            b = self.batch
+            q = L.q_values(b.obs0, b.actions).numpy()
+            a = L.actions_of(b.obs0).numpy()
+            qa = L.q_values(b.obs0, a).numpy()
+            d.update({
+                "reference_Q_mean": float(q.mean()), "reference_Q_std": float(q.std()),
+                "reference_actor_Q_mean": float(qa.mean()), "reference_actor_Q_std": float(qa.std()),
+                "reference_action_mean": float(a.mean()), "reference_action_std": float(a.std()),
+            })
+            if L.param_noise is not None:
+                pa = self.policy.perturbed_actions(b.obs0)
+                d["reference_perturbed_action_mean"] = float(pa.mean())
+                d["reference_perturbed_action_std"] = float(pa.std())
+        if L.param_noise is not None:
+            d["param_noise_stddev"] = float(L.param_noise.stddev.numpy())
+        return d
+
+    def get_state(self) -> dict:
+        return {"batch": self.batch}
+
+    def set_state(self, st: dict) -> None:
+        self.batch = st["batch"]
+
+
+def actor_q(learner: DDPGLearner, obs: np.ndarray) -> np.ndarray:
+    """Q(s, mu(s)) of the clean actor, [N]: baselines' rollout/Q_mean and eval/Q (`critic_with_actor_tf`)."""
+    return learner.q_values(obs, learner.actions_of(obs)).numpy()

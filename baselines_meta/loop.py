@@ -1,0 +1,131 @@
+"""The one epoch / cycle loop both algorithms share (SB3's `OffPolicyAlgorithm.learn` habit).
+
+An algorithm plugs in its collect-and-update step (`Algorithm.cycle`: ddpg's baselines cycle, meta's Algorithm 1);
+this loop owns what is common: cycles until the env-step budget, epochs of `nb_epoch_cycles` cycles (the last one may
+be short), the epoch statistics and their log row, the NaN guard, evaluation and checkpoint triggers, the MPI sync
+check, the progress bar and resuming mid-epoch from a checkpoint.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple, Optional, Protocol
+
+import numpy as np
+
+from baselines_meta import mpi
+from baselines_meta.envs import Rollout
+from baselines_meta.training import EpochStats, ProgressBar, RunContext
+
+
+class TrainResult(NamedTuple):
+    critic_loss: float
+    actor_loss: float
+    distance: Optional[float]  # param-noise distance if it was adapted in this call
+
+
+class CycleResult(NamedTuple):
+    steps: int  # env steps of the cycle, every rollout counted
+    explore: Optional[Rollout]  # the exploring rollout, for rollout/* (ddpg: the noisy actor's; meta: the teacher's D0)
+    qs: np.ndarray  # [T] Q(s, mu(s)) on its states with the networks it acted with (rollout/Q_mean)
+    losses: list  # [TrainResult] of every student update of the cycle
+    checks: dict  # more values that must be finite (actions, meta reward), by name
+
+
+@dataclass
+class LoopState:
+    """Where the loop is; checkpointed with everything else so a resumed run continues mid-epoch."""
+
+    steps: int = 0  # env steps of this worker
+    epoch: int = 0
+    cycle: int = 0  # cycles finished in the current epoch
+    epoch_steps: int = 0
+    epoch_elapsed: float = 0.0  # seconds of the current epoch before a checkpoint (for time/fps)
+    stats: EpochStats = field(default_factory=EpochStats)
+    last_eval: Optional[list] = None
+    extra: dict = field(default_factory=dict)  # the algorithm's own per-epoch state (meta: R_pi, meta statistics)
+
+
+class Algorithm(Protocol):
+    """What an algorithm plugs into the loop."""
+
+    def parts(self) -> dict:
+        """name -> object with get_state / set_state: everything the checkpoint must hold besides the loop."""
+
+    def start(self, loop: LoopState, resumed: bool) -> None:
+        """Before the first cycle of this process: a fresh run's first step, or what a restored run needs."""
+
+    def cycle(self, loop: LoopState, remaining: int) -> CycleResult:
+        """Collect and update for one cycle of at most `remaining` env steps."""
+
+    def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic student, for evaluation."""
+
+    def q(self, obs: np.ndarray) -> np.ndarray:
+        """Q(s, mu(s)) [N] of the student on observations [N, O] (eval/Q)."""
+
+    def epoch_extra(self, loop: LoopState) -> dict:
+        """The algorithm's own keys of the epoch row (and its per-epoch state reset)."""
+
+    def sync_variables(self) -> list:
+        """Variables every MPI rank must hold identically."""
+
+
+def restore(parts: dict, state: dict) -> LoopState:
+    """Put every part back as the checkpoint holds it; returns the loop state."""
+    for name, part in parts.items():
+        part.set_state(state[name])
+    return state["loop"]
+
+
+def snapshot(parts: dict, loop: LoopState) -> dict:
+    return {**{name: part.get_state() for name, part in parts.items()}, "loop": loop}
+
+
+def run(ctx: RunContext, algo: Algorithm, fresh_extra: Callable[[], dict] = dict) -> LoopState:
+    """Cycles until ctx's budget; returns the final loop state."""
+    cfg, sch = ctx.cfg, ctx.cfg.schedule
+    parts = algo.parts()
+    resumed = ctx.resume_state is not None
+    loop = restore(parts, ctx.resume_state) if resumed else LoopState(extra=fresh_extra())
+    algo.start(loop, resumed)
+    ctx.install_signal_handlers()
+    budget = sch.num_timesteps
+    bar = ProgressBar(budget, cfg.progress_bar)
+    evaluator = parts["evaluator"]
+    epoch_t0 = time.time() - loop.epoch_elapsed
+    while loop.steps < budget:
+        c = algo.cycle(loop, budget - loop.steps)
+        loop.steps += c.steps
+        loop.epoch_steps += c.steps
+        if c.explore is not None:
+            loop.stats.add_rollout(c.explore, c.qs)
+        for r in c.losses:
+            loop.stats.add_losses(r.critic_loss, r.actor_loss, r.distance)
+        ctx.check_finite(loop.steps, **c.checks, Q=c.qs, critic_loss=[r.critic_loss for r in c.losses],
+                         actor_loss=[r.actor_loss for r in c.losses])
+        if evaluator.due(loop.steps) or (loop.steps >= budget and evaluator.n_total > 0):
+            loop.stats.eval = evaluator.run(loop.steps, algo.greedy, algo.q)
+            loop.last_eval = loop.stats.eval.returns
+        bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
+        n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
+        epoch_t0 = _finish_cycle(ctx, loop, n_cycles, epoch_t0, algo, lambda: snapshot(parts, loop))
+    return loop
+
+
+def _finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: float, algo: Algorithm, make_state) -> float:
+    """Count the cycle; at an epoch's end check MPI sync and log; checkpoint when due. Returns the epoch start."""
+    loop.cycle += 1
+    epoch_end = loop.cycle >= n_cycles
+    if epoch_end:
+        if ctx.cfg.sync_check_interval > 0 and (loop.epoch + 1) % ctx.cfg.sync_check_interval == 0:
+            mpi.check_synced(algo.sync_variables())
+        ctx.epoch_record(loop.stats, loop.epoch, loop.steps, loop.epoch_steps, epoch_t0, algo.epoch_extra(loop))
+        loop.epoch += 1
+        loop.cycle, loop.epoch_steps, loop.epoch_elapsed = 0, 0, 0.0
+        loop.stats = EpochStats()
+        epoch_t0 = time.time()
+    else:
+        loop.epoch_elapsed = time.time() - epoch_t0
+    ctx.after_cycle(loop.steps, loop.epoch, epoch_end, loop.steps >= ctx.cfg.schedule.num_timesteps, make_state)
+    return epoch_t0
