@@ -2,59 +2,74 @@
 
 Sources: baselines `ddpg/main.py` + `training.py` (pre-refactor, as used by the paper), the paper's Table 1 and
 Section 5.1 ("Learning to Explore with Meta-Policy Gradient", Xu et al., ICML 2018).
+
+The command line is generated from these fields (run.build_parser): each field made with `opt` carries its help
+text and its check in its metadata, so a setting is written once. Fields made with plain defaults have no flag.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 ALGS = ("meta", "meta-variance", "ddpg")
+
+
+def opt(default: Any, help: str, **check: Any) -> Any:
+    """A field with a command-line flag: `help`, and its check: min= (integers: 0 or 1), lo= / hi= / lo_open=
+    (numbers), flag= (the flag's name, when not --<field name>), preset=True (left unset on the command line so that
+    --preset paper can fill it)."""
+    return field(default=default, metadata={"help": help, **check})
 
 
 @dataclass(frozen=True)
 class NetworkConfig:
     hidden: tuple[int, ...] = (64, 64)  # baselines / paper: two hidden layers of 64 units
-    layer_norm: bool = True  # paper 5.1: LayerNorm in actor, critic and teacher
+    layer_norm: bool = opt(True, "LayerNorm in actor, critic and teacher (paper 5.1)")
     layer_norm_eps: float = 1e-12  # tf.contrib layer_norm's variance epsilon used by baselines
     final_init: float = 3e-3  # output layers U(-3e-3, 3e-3), as baselines
 
 
 @dataclass(frozen=True)
 class DDPGConfig:
-    actor_lr: float = 1e-4  # baselines / paper 5.1
-    critic_lr: float = 1e-3  # baselines / paper 5.1
-    critic_l2_reg: float = 1e-2  # L2 on critic kernels: reg * sum(w^2) / 2 (tf.contrib l2_regularizer)
-    critic_l2_output: bool = True  # the paper's baselines (pre-refactor) penalised the output kernel too, having
-    # named no layer 'output'; False gives baselines master after #733 (Nov 2018): hidden kernels only
-    gamma: float = 0.99  # discount
-    tau: float = 0.01  # soft target update after every gradient step
-    batch_size: int = 64  # per worker
-    buffer_size: int = 1_000_000  # replay capacity per worker
-    normalize_observations: bool = True  # running mean/std, MPI-aggregated, std floored at 0.1
-    obs_clip: float = 5.0  # normalised observations clipped to +-5
-    normalize_returns: bool = False  # baselines option: critic predicts normalised returns
-    popart: bool = False  # baselines option: preserve outputs when return statistics change
+    actor_lr: float = opt(1e-4, "actor Adam learning rate (baselines, paper 5.1)", lo=0, lo_open=True)
+    critic_lr: float = opt(1e-3, "critic Adam learning rate (baselines, paper 5.1)", lo=0, lo_open=True)
+    critic_l2_reg: float = opt(1e-2, "critic L2: reg * sum(w^2) / 2 over its kernels (tf.contrib l2_regularizer)", lo=0)
+    # The paper's baselines (pre-refactor) penalised the output kernel too, having named no layer 'output'
+    critic_l2_output: bool = opt(True, "critic L2 on the output kernel too (the paper's baselines); "
+                                       "--no-critic_l2_output: hidden kernels only (baselines master after #733)")
+    gamma: float = opt(0.99, "discount", lo=0, hi=1)
+    tau: float = opt(0.01, "soft target update after every gradient step", lo=0, hi=1)
+    batch_size: int = opt(64, "minibatch per worker", min=1)
+    buffer_size: int = opt(1_000_000, "replay capacity per worker", min=1)
+    normalize_observations: bool = opt(True, "running mean / std over all ranks, std floored at 0.1")
+    obs_clip: float = opt(5.0, "normalised (or raw, without normalisation) observations clipped to +-obs_clip", lo=0,
+                          lo_open=True)
+    normalize_returns: bool = opt(False, "critic predicts normalised returns (statistics move only with --popart)")
+    popart: bool = opt(False, "preserve the critic's outputs when the return statistics change")
     return_clip: float = math.inf  # clip of critic targets (baselines: +-inf)
-    reward_scale: float = 1.0  # multiply rewards before storing
-    clip_norm: Optional[float] = None  # clip each actor and critic gradient tensor to this norm (baselines
-    # U.flatgrad: tf.clip_by_norm per tensor, not the global norm); None: no clipping (baselines' default)
-    noise_type: str = "adaptive-param_0.2"  # baselines' noise string, see noise.parse_noise_type
-    param_noise_adaption_interval: int = 50  # train steps between param-noise adaptations (baselines)
-    truncation_as_terminal: bool = False  # True restores baselines' bug #436 (no bootstrap at time limit)
+    reward_scale: float = opt(1.0, "multiply rewards before storing", lo=0, lo_open=True)
+    # baselines U.flatgrad: tf.clip_by_norm per tensor, not the global norm
+    clip_norm: Optional[float] = opt(None, "clip each actor and critic gradient tensor to this norm (baselines); "
+                                           "default: no clipping", lo=0, lo_open=True)
+    noise_type: str = opt("adaptive-param_0.2", "none, normal_X, ou_X, adaptive-param_X, comma-combined (ddpg only)")
+    param_noise_adaption_interval: int = opt(50, "train steps between param-noise adaptations", min=1)
+    truncation_as_terminal: bool = opt(False, "treat time-limit truncation as terminal (baselines bug #436, for comparison)")
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
-    kind: Literal["independent", "variance"] = "independent"  # 'meta' vs 'meta-variance' (paper 4.2 ii / i)
-    lr: float = 1e-4  # paper 5.1: learning rate of the meta policy
-    log_std_min: float = -4.0  # log-std is squashed into [log_std_min, log_std_max] by tanh
-    log_std_max: float = 0.0
-    init_log_std: float = -2.0  # initial log-std (set through the output bias): e^-2 = 0.135 of the unit action box
-    clip: float = 0.2  # the teacher's repeated steps on one D0 use PPO's clipped ratio (eps); the first step is the
-    # paper's REINFORCE step exactly; 0: every step is plain REINFORCE (the paper's form; unstable with 100 steps)
+    kind: Literal["independent", "variance"] = "independent"  # set by the algorithm: 'meta' / 'meta-variance'
+    lr: float = opt(1e-4, "the meta policy's Adam learning rate (paper 5.1)", lo=0, lo_open=True)
+    log_std_min: float = opt(-4.0, "log-std is squashed into [log_std_min, log_std_max] by tanh")
+    log_std_max: float = opt(0.0, "upper bound of the log-std")
+    init_log_std: float = opt(-2.0, "the teacher's initial log-std (inside the bounds; set through the output bias), "
+                                    "in units of the unit action box: e^-2 = 0.135")
+    # The first step on a D0 is the paper's REINFORCE step exactly
+    clip: float = opt(0.2, "PPO ratio clip of the teacher's repeated steps on one D0 (the first step is REINFORCE); "
+                           "0: plain REINFORCE every step (the paper's form; unstable with 100 steps)", lo=0, hi=1)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
@@ -62,44 +77,54 @@ class TeacherConfig:
 class ScheduleConfig:
     """The baselines epoch / cycle schedule (paper Table 1) and the extra steps of Algorithm 1."""
 
-    num_timesteps: int = 4000  # env steps per worker, evaluation excluded (baselines semantics)
-    nb_epoch_cycles: int = 20  # paper Table 1
-    nb_rollout_steps: int = 200  # paper Table 1 (DDPG: env steps per cycle)
-    nb_train_steps: int = 50  # paper Table 1 (DDPG train steps per cycle; meta: each of the two updates)
-    nb_explore_steps: int = 100  # meta: |D0|, teacher steps per cycle
-    nb_eval_steps: int = 200  # meta: |D1|, steps of the look-ahead student per cycle
-    nb_teacher_steps: int = 1  # meta: teacher gradient steps per cycle
-    # R_pi of a policy (Algorithm 1 lines 2, 7, 10) from a rollout that starts with a fresh reset: 'return' = mean
-    # undiscounted return of its episodes (paper eq. 3; an episode cut by the rollout's end counts only if it is the
-    # first); 'step' = mean reward per step (ignores falls: constant on InvertedPendulum; an ablation)
-    meta_reward: Literal["return", "step"] = "return"
-    # R_pi of cycle t: 'fresh' rolls pi out again after the update on B (line 10); 'previous' reuses R_pi' of cycle
-    # t-1 (cheaper, noisier: an ablation)
-    meta_baseline: Literal["fresh", "previous"] = "fresh"
-    paired_starts: bool = True  # the rollouts behind R_pi and R_pi' of a cycle start from the same reset seeds
-    meta_reward_norm: Literal["window", "none"] = "window"  # standardise Delta by the mean / std of the last
-    # nb_epoch_cycles Deltas (REINFORCE's usual reward standardisation, our choice); 'none': the paper's raw Delta
-    meta_reward_placebo: bool = False  # control: the teacher gets the (standardised) Delta times a random sign
-    lookahead: Literal["inplace", "copy"] = "inplace"  # Algorithm 1 updates pi in place; 'copy' is an ablation
-    d0_in_replay: bool = True  # Algorithm 1 line 9 adds D0 to B; False keeps the teacher's data out (an ablation)
-    eval_interval: int = 4000  # env steps per worker between evaluations
-    eval_episodes: int = 10  # deterministic evaluation episodes (split over MPI ranks)
+    num_timesteps: int = opt(4000, "env steps per worker, evaluation excluded; default: the paper budget under "
+                                   "--preset paper, else 1e6", min=1, preset=True)
+    nb_epoch_cycles: int = opt(20, "cycles per epoch (paper Table 1)", min=1)
+    nb_rollout_steps: int = opt(200, "ddpg: env steps per cycle (paper Table 1)", min=1)
+    nb_train_steps: int = opt(50, "gradient steps per cycle (meta: per student update)", min=0, preset=True)
+    nb_explore_steps: int = opt(100, "meta: |D0| teacher steps per cycle", min=1, preset=True)
+    nb_eval_steps: int = opt(200, "meta: |D1| look-ahead student steps per cycle (and of pi's rollout)", min=1,
+                             preset=True)
+    nb_teacher_steps: int = opt(1, "meta: teacher gradient steps per cycle", min=0, preset=True)
+    # R of a policy (Algorithm 1 lines 2, 7, 10) from a rollout from a fresh reset (paper eq. 3)
+    meta_reward: Literal["return", "step"] = opt(
+        "return", "R of a policy from a rollout from fresh resets: mean return of its episodes (an episode cut at "
+                  "the end counts only if it is the first), or mean reward per step (ignores falls; ablation)")
+    meta_baseline: Literal["fresh", "previous"] = opt(
+        "fresh", "R_pi of a cycle: fresh: roll pi out after the update on B (Algorithm 1 line 10); previous: reuse "
+                 "the last R_pi' (ablation)")
+    paired_starts: bool = opt(True, "the rollouts behind R_pi and R_pi' of a cycle start from the same reset seeds "
+                                    "(common random numbers)")
+    meta_reward_norm: Literal["window", "none"] = opt(
+        "window", "window: standardise the meta reward by the mean / std of the last nb_epoch_cycles ones (our "
+                  "choice); none: the paper's raw form")
+    meta_reward_placebo: bool = opt(False, "control: the teacher gets its (standardised) meta reward times a random "
+                                           "sign")
+    lookahead: Literal["inplace", "copy"] = opt(
+        "inplace", "inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)")
+    d0_in_replay: bool = opt(True, "meta: D0 joins the replay buffer B (Algorithm 1 line 9); --no-d0_in_replay keeps "
+                                   "it out (ablation)")
+    eval_interval: int = opt(4000, "env steps per worker between evaluations", min=1)
+    eval_episodes: int = opt(10, "deterministic evaluation episodes (split over ranks)", min=0)
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    alg: str = "meta"  # one of ALGS
-    env_id: str = "Pendulum-v1"
-    seed: int = 0  # rank r uses seed + 1000000 * r (baselines)
-    preset: Literal["paper", "none"] = "paper"
-    log_path: Optional[str] = None  # else $OPENAI_LOGDIR, else ./logs/<env>-<alg>-seed<seed>-<time>
-    log_formats: Optional[str] = None  # else $OPENAI_LOG_FORMAT, else stdout,log,csv (also: json,tensorboard)
-    progress_bar: bool = True  # on rank 0 when stdout is a terminal
-    sync_check_interval: int = 1  # epochs between checks that all ranks hold identical weights
-    deterministic_ops: bool = True  # tf op determinism, for seeded reproducibility
-    save_interval: Optional[int] = None  # env steps per worker between checkpoints; None: each epoch
-    tf_threads: int = 0  # TF intra/inter-op threads; 0: TF's default for one worker, 1 under MPI
-    fast: bool = True  # numpy acting, fused XLA train steps (single worker); False: plain per-step TF calls
+    alg: str = opt("meta", "meta: independent Gaussian teacher; meta-variance: actor mean + learned std; ddpg: "
+                           "baseline", choices=ALGS)
+    env_id: str = opt("Pendulum-v1", "gymnasium env id with a bounded Box action space", flag="--env")
+    seed: int = opt(0, "base seed; rank r uses seed + 1000000*r", min=0)
+    preset: Literal["paper", "none"] = opt("paper", "paper: per-task budget and Algorithm-1 schedule of Section 5.1")
+    log_path: Optional[str] = opt(None, "run directory (else $OPENAI_LOGDIR, else ./logs/<env>-<alg>-seed<seed>-<time>)")
+    log_formats: Optional[str] = opt(None, "comma list of stdout,log,csv,json,tensorboard (else $OPENAI_LOG_FORMAT, "
+                                           "else stdout,log,csv)")
+    progress_bar: bool = opt(True, "progress bar on rank 0 when stdout is a terminal")
+    sync_check_interval: int = opt(1, "epochs between MPI weight-equality checks (0: never)", min=0)
+    deterministic_ops: bool = opt(True, "TF op determinism (seeded runs repeat exactly)")
+    save_interval: Optional[int] = opt(None, "env steps per worker between checkpoints (default: every epoch)", min=1)
+    tf_threads: int = opt(0, "TF threads (0: TF's default for one worker, 1 under MPI)", min=0)
+    fast: bool = opt(True, "numpy acting and fused XLA train steps; --no-fast: one compiled TF call per env step and "
+                           "per train step")
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

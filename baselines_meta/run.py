@@ -12,10 +12,11 @@ import difflib
 import math
 import os
 import sys
+import typing
 from typing import Optional, Sequence
 
 from baselines_meta import paper
-from baselines_meta.config import ALGS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig
+from baselines_meta.config import DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig
 from baselines_meta.faults import WriteError
 
 EXIT_USAGE = 2
@@ -47,10 +48,6 @@ def _positive_int(name):
     return _int(name, 1)
 
 
-def _nonneg_int(name):
-    return _int(name, 0)
-
-
 def _float(name, lo=None, hi=None, lo_open=False):
     def f(s):
         try:
@@ -80,95 +77,67 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# Flag groups, each generated from a config dataclass: (title, class, prefix of its flags' names).
+FLAG_GROUPS = (("run", RunConfig, ""), ("schedule", ScheduleConfig, ""), ("ddpg", DDPGConfig, ""),
+               ("network (actor, critic and teacher)", NetworkConfig, ""), ("teacher", TeacherConfig, "teacher_"))
+
+
+def flag_fields(cls) -> list[tuple[dataclasses.Field, object]]:
+    """(field, its type) of every field of cls that has a flag (made with config.opt)."""
+    hints = typing.get_type_hints(cls)
+    return [(f, hints[f.name]) for f in dataclasses.fields(cls) if "help" in f.metadata]
+
+
+def _add_flag(group, f: dataclasses.Field, hint, prefix: str) -> None:
+    """One flag from a field: its name, type, check, choices, help and default all come from the field."""
+    m = f.metadata
+    dest = prefix + f.name
+    flag = m.get("flag", "--" + dest)
+    base = next((t for t in typing.get_args(hint) if t is not type(None)), hint) if typing.get_origin(hint) is typing.Union else hint
+    kw: dict = {"dest": dest, "help": m["help"]}
+    if base is bool:
+        kw.update(action=argparse.BooleanOptionalAction, default=f.default)
+    else:
+        kw["default"] = None if m.get("preset") else f.default
+        if typing.get_origin(base) is typing.Literal:
+            kw["choices"] = typing.get_args(base)
+        elif "choices" in m:
+            kw["choices"] = m["choices"]
+        elif base is int:
+            kw["type"] = _int(flag, m.get("min", 0))
+        elif base is float:
+            kw["type"] = _float(flag, m.get("lo"), m.get("hi"), m.get("lo_open", False))
+        if m.get("preset") and f.name != "num_timesteps":
+            kw["help"] += f" [default {f.default}; --preset paper may change it]"
+    group.add_argument(flag, **kw)
+
+
 def build_parser() -> Parser:
-    d, s, t, r, n = DDPGConfig(), ScheduleConfig(), TeacherConfig(), RunConfig(), NetworkConfig()
+    """Every flag of config.py's dataclasses (see FLAG_GROUPS), then the flags of one invocation (resume, play...)."""
     p = Parser(
         prog="python -m baselines_meta.run",
         description="DDPG (baselines port) with a meta-policy-gradient exploration teacher (Xu et al., ICML 2018).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    g = p.add_argument_group("run")
-    g.add_argument("--alg", choices=ALGS, default=r.alg, help="meta: independent Gaussian teacher; meta-variance: actor mean + learned std; ddpg: baseline")
-    g.add_argument("--env", dest="env_id", default=r.env_id, help="gymnasium env id with a Box action space")
-    g.add_argument("--seed", type=_nonneg_int("--seed"), default=r.seed, help="base seed; rank r uses seed + 1000000*r")
-    g.add_argument("--num_timesteps", type=_positive_int("--num_timesteps"), default=None,
-                   help="env steps per worker (evaluation excluded); default: the paper budget under --preset paper, else 1e6")
-    g.add_argument("--preset", choices=("paper", "none"), default=r.preset, help="paper: per-task budget and Algorithm-1 schedule of Section 5.1")
-    g.add_argument("--log_path", default=None, help="run directory (else $OPENAI_LOGDIR, else ./logs/<env>-<alg>-seed<seed>-<time>)")
-    g.add_argument("--log_formats", default=None, help="comma list of stdout,log,csv,json,tensorboard (else $OPENAI_LOG_FORMAT, else stdout,log,csv)")
+    groups = {}
+    for title, cls, prefix in FLAG_GROUPS:
+        groups[title] = g = p.add_argument_group(title)
+        for f, hint in flag_fields(cls):
+            _add_flag(g, f, hint, prefix)
+    g = groups["run"]
     g.add_argument("--overwrite", action="store_true", help="replace the logs of an existing run in --log_path")
     g.add_argument("--resume", action="store_true", help="continue the run in --log_path from its last checkpoint with its config.json (a larger --num_timesteps extends it; output flags may change)")
-    g.add_argument("--save_interval", type=_positive_int("--save_interval"), default=None, help="env steps per worker between checkpoints (default: every epoch)")
     g.add_argument("--save_path", default=None, help="write the final policy (actor, teacher, normalisation) to this .npz file")
     g.add_argument("--load_path", default=None, help="a policy file written by --save_path (with --play)")
     g.add_argument("--play", action="store_true", help="run deterministic episodes of --load_path's actor and print their returns")
     g.add_argument("--play_episodes", type=_positive_int("--play_episodes"), default=5, help="episodes for --play")
     g.add_argument("--video", default=None, help="with --play: record MP4s of the episodes into this directory (headless)")
-    g.add_argument("--progress_bar", action=argparse.BooleanOptionalAction, default=r.progress_bar, help="progress bar on rank 0 when stdout is a terminal")
-    g.add_argument("--sync_check_interval", type=_nonneg_int("--sync_check_interval"), default=r.sync_check_interval, help="epochs between MPI weight-equality checks (0: never)")
-    g.add_argument("--deterministic_ops", action=argparse.BooleanOptionalAction, default=r.deterministic_ops, help="TF op determinism (seeded runs repeat exactly)")
-    g.add_argument("--tf_threads", type=_nonneg_int("--tf_threads"), default=r.tf_threads, help="TF threads (0: default; 1 under MPI)")
-    g.add_argument("--fast", action=argparse.BooleanOptionalAction, default=r.fast,
-                   help="numpy acting and fused XLA train steps; --no-fast: one compiled TF call per env step and per train step")
-
-    g = p.add_argument_group("schedule")
-    g.add_argument("--nb_epoch_cycles", type=_positive_int("--nb_epoch_cycles"), default=s.nb_epoch_cycles)
-    g.add_argument("--nb_rollout_steps", type=_positive_int("--nb_rollout_steps"), default=s.nb_rollout_steps, help="ddpg: env steps per cycle")
-    g.add_argument("--nb_train_steps", type=_nonneg_int("--nb_train_steps"), default=None, help=f"gradient steps per cycle (meta: per student update) [default {s.nb_train_steps}; paper preset may change it]")
-    g.add_argument("--nb_explore_steps", type=_positive_int("--nb_explore_steps"), default=None, help=f"meta: |D0| teacher steps per cycle [default {s.nb_explore_steps}]")
-    g.add_argument("--nb_eval_steps", type=_positive_int("--nb_eval_steps"), default=None, help=f"meta: |D1| look-ahead student steps per cycle [default {s.nb_eval_steps}]")
-    g.add_argument("--nb_teacher_steps", type=_nonneg_int("--nb_teacher_steps"), default=None, help=f"meta: teacher gradient steps per cycle [default {s.nb_teacher_steps}]")
-    g.add_argument("--meta_reward", choices=("return", "step"), default=s.meta_reward,
-                   help="R of a policy from a rollout from fresh resets: mean return of its episodes (an episode cut at the end counts only if it is the first), or mean reward per step (ignores falls; ablation)")
-    g.add_argument("--meta_baseline", choices=("fresh", "previous"), default=s.meta_baseline,
-                   help="R_pi of a cycle: fresh: roll pi out after the update on B (Algorithm 1 line 10); previous: reuse the last R_pi' (ablation)")
-    g.add_argument("--paired_starts", action=argparse.BooleanOptionalAction, default=s.paired_starts,
-                   help="the rollouts behind R_pi and R_pi' of a cycle start from the same reset seeds (common random numbers)")
-    g.add_argument("--meta_reward_norm", choices=("window", "none"), default=s.meta_reward_norm,
-                   help="window: standardise the meta reward by the mean / std of the last nb_epoch_cycles ones; none: the paper's raw form")
-    g.add_argument("--meta_reward_placebo", action=argparse.BooleanOptionalAction, default=s.meta_reward_placebo,
-                   help="control: the teacher gets its (standardised) meta reward times a random sign")
-    g.add_argument("--lookahead", choices=("inplace", "copy"), default=s.lookahead, help="inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)")
-    g.add_argument("--d0_in_replay", action=argparse.BooleanOptionalAction, default=s.d0_in_replay,
-                   help="meta: D0 joins the replay buffer B (Algorithm 1 line 9); --no-d0_in_replay keeps it out (ablation)")
-    g.add_argument("--eval_interval", type=_positive_int("--eval_interval"), default=s.eval_interval, help="env steps per worker between evaluations")
-    g.add_argument("--eval_episodes", type=_nonneg_int("--eval_episodes"), default=s.eval_episodes, help="deterministic evaluation episodes (split over ranks)")
-
-    g = p.add_argument_group("ddpg")
-    g.add_argument("--actor_lr", type=_float("--actor_lr", 0, lo_open=True), default=d.actor_lr)
-    g.add_argument("--critic_lr", type=_float("--critic_lr", 0, lo_open=True), default=d.critic_lr)
-    g.add_argument("--critic_l2_reg", type=_float("--critic_l2_reg", 0), default=d.critic_l2_reg)
-    g.add_argument("--critic_l2_output", action=argparse.BooleanOptionalAction, default=d.critic_l2_output,
-                   help="critic L2 on the output kernel too (the paper's baselines); --no-critic_l2_output: hidden kernels only (baselines master after #733)")
-    g.add_argument("--gamma", type=_float("--gamma", 0, 1), default=d.gamma)
-    g.add_argument("--tau", type=_float("--tau", 0, 1), default=d.tau)
-    g.add_argument("--batch_size", type=_positive_int("--batch_size"), default=d.batch_size)
-    g.add_argument("--buffer_size", type=_positive_int("--buffer_size"), default=d.buffer_size)
-    g.add_argument("--normalize_observations", action=argparse.BooleanOptionalAction, default=d.normalize_observations)
-    g.add_argument("--obs_clip", type=_float("--obs_clip", 0, lo_open=True), default=d.obs_clip)
-    g.add_argument("--normalize_returns", action=argparse.BooleanOptionalAction, default=d.normalize_returns)
-    g.add_argument("--popart", action=argparse.BooleanOptionalAction, default=d.popart)
-    g.add_argument("--reward_scale", type=_float("--reward_scale", 0, lo_open=True), default=d.reward_scale)
-    g.add_argument("--clip_norm", type=_float("--clip_norm", 0, lo_open=True), default=d.clip_norm,
-                   help="clip each actor and critic gradient tensor to this norm (baselines); default: no clipping")
-    g.add_argument("--noise_type", default=d.noise_type, help="none, normal_X, ou_X, adaptive-param_X, comma-combined (ddpg only)")
-    g.add_argument("--param_noise_adaption_interval", type=_positive_int("--param_noise_adaption_interval"), default=d.param_noise_adaption_interval)
-    g.add_argument("--truncation_as_terminal", action=argparse.BooleanOptionalAction, default=d.truncation_as_terminal,
-                   help="treat time-limit truncation as terminal (baselines bug #436, for comparison)")
-    g.add_argument("--layer_norm", action=argparse.BooleanOptionalAction, default=n.layer_norm)
-
-    g = p.add_argument_group("teacher")
-    g.add_argument("--teacher_lr", type=_float("--teacher_lr", 0, lo_open=True), default=t.lr)
-    g.add_argument("--teacher_log_std_min", type=_float("--teacher_log_std_min"), default=t.log_std_min)
-    g.add_argument("--teacher_log_std_max", type=_float("--teacher_log_std_max"), default=t.log_std_max)
-    g.add_argument("--teacher_clip", type=_float("--teacher_clip", 0, 1), default=t.clip,
-                   help="PPO ratio clip of the teacher's repeated steps on one D0 (the first step is REINFORCE); 0: plain REINFORCE every step (the paper's form)")
-    g.add_argument("--teacher_init_log_std", type=_float("--teacher_init_log_std"), default=t.init_log_std,
-                   help="the teacher's initial log-std (inside the bounds), in units of the unit action box")
-    for action in p._actions:  # so that --help shows every default, also of flags without a help text
-        if action.help is None:
-            action.help = "(default: %(default)s)"
     return p
+
+
+def _values(cls, a: argparse.Namespace, prefix: str = "") -> dict:
+    """The flags of cls's fields as keyword arguments (None where a preset flag was not given)."""
+    return {f.name: getattr(a, prefix + f.name) for f, _ in flag_fields(cls)}
 
 
 def config_from_args(a: argparse.Namespace) -> RunConfig:
@@ -181,30 +150,12 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
     if a.popart and not a.normalize_returns:
         raise UsageError("--popart needs --normalize_returns")
     parse_noise_type(a.noise_type)  # raises NoiseSpecError with a clear message
-    sched = dict(num_timesteps=1_000_000)
-    if a.preset == "paper":
-        sched.update(paper.preset(a.env_id, a.alg))
-    for k in ("num_timesteps", "nb_train_steps", "nb_explore_steps", "nb_eval_steps", "nb_teacher_steps"):
-        if getattr(a, k) is not None:
-            sched[k] = getattr(a, k)
-    sched.update(nb_epoch_cycles=a.nb_epoch_cycles, nb_rollout_steps=a.nb_rollout_steps, meta_reward=a.meta_reward,
-                 meta_baseline=a.meta_baseline, paired_starts=a.paired_starts, meta_reward_norm=a.meta_reward_norm,
-                 meta_reward_placebo=a.meta_reward_placebo, lookahead=a.lookahead, d0_in_replay=a.d0_in_replay, eval_interval=a.eval_interval, eval_episodes=a.eval_episodes)
-    net = NetworkConfig(layer_norm=a.layer_norm)
-    ddpg = DDPGConfig(
-        actor_lr=a.actor_lr, critic_lr=a.critic_lr, critic_l2_reg=a.critic_l2_reg, critic_l2_output=a.critic_l2_output,
-        gamma=a.gamma, tau=a.tau,
-        batch_size=a.batch_size, buffer_size=a.buffer_size, normalize_observations=a.normalize_observations,
-        obs_clip=a.obs_clip, normalize_returns=a.normalize_returns, popart=a.popart, reward_scale=a.reward_scale,
-        clip_norm=a.clip_norm, noise_type=a.noise_type, param_noise_adaption_interval=a.param_noise_adaption_interval,
-        truncation_as_terminal=a.truncation_as_terminal, network=net,
-    )
-    teacher = TeacherConfig(kind="variance" if a.alg == "meta-variance" else "independent", lr=a.teacher_lr,
-                            log_std_min=a.teacher_log_std_min, log_std_max=a.teacher_log_std_max,
-                            init_log_std=a.teacher_init_log_std, clip=a.teacher_clip, network=net)
-    return RunConfig(alg=a.alg, env_id=a.env_id, seed=a.seed, preset=a.preset, log_path=a.log_path,
-                     log_formats=a.log_formats, progress_bar=a.progress_bar, sync_check_interval=a.sync_check_interval,
-                     deterministic_ops=a.deterministic_ops, fast=a.fast, tf_threads=a.tf_threads, save_interval=a.save_interval, ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))
+    given = {k: v for k, v in _values(ScheduleConfig, a).items() if v is not None}
+    sched = {"num_timesteps": 1_000_000, **(paper.preset(a.env_id, a.alg) if a.preset == "paper" else {}), **given}
+    net = NetworkConfig(**_values(NetworkConfig, a))
+    ddpg = DDPGConfig(**_values(DDPGConfig, a), network=net)
+    teacher = TeacherConfig(**_values(TeacherConfig, a, "teacher_"), network=net)  # RunConfig sets its kind from alg
+    return RunConfig(**_values(RunConfig, a), ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))
 
 
 def _quiet_tf() -> None:
