@@ -172,15 +172,19 @@ def mpi_training(env_id: str, alg: str, epochs: int) -> float:
     return statistics.median(fps) if mpi.rank() == 0 else float("nan")
 
 
+def figures(what: str, steps_per_s: float, raw: float, reps: int) -> dict:
+    """One table row: env steps per second, as a fraction of the raw env's, and hours per 1M env steps."""
+    return {"what": what, "steps_per_s": steps_per_s, "fraction_of_raw": steps_per_s / raw,
+            "hours_per_1M": 1e6 / steps_per_s / 3600, "reps": reps}
+
+
 def run_env(env_id: str, a) -> dict:
     raw = statistics.median(bench_env(env_id, a.seconds, a.reps))
     acting = {k: statistics.median(v) for k, v in bench_acting(env_id, a.seconds, a.reps).items()}
     res = {"env": env_id, "raw_env": raw, "rows": []}
 
     def row(name, values):
-        med = statistics.median(values)
-        res["rows"].append({"what": name, "steps_per_s": med, "fraction_of_raw": med / raw,
-                            "hours_per_1M": 1e6 / med / 3600, "reps": len(values)})
+        res["rows"].append(figures(name, statistics.median(values), raw, len(values)))
 
     row("raw env (random actions)", [raw])
     row("acting: deterministic actor", [acting["actor"]])
@@ -196,8 +200,7 @@ def run_env(env_id: str, a) -> dict:
         for alg in ("ddpg", "meta"):
             one = [r for r in res["rows"] if r["what"] == f"training: {alg} (paper schedule)"][0]["steps_per_s"]
             multi = _child(["--child-mpi", env_id, alg, str(a.epochs)], mpi_np=a.mpi)["fps"]
-            res["rows"].append({"what": f"training: {alg}, {a.mpi} ranks (all workers)", "steps_per_s": multi,
-                                "fraction_of_raw": multi / raw, "hours_per_1M": 1e6 / multi / 3600, "reps": a.epochs,
+            res["rows"].append({**figures(f"training: {alg}, {a.mpi} ranks (all workers)", multi, raw, a.epochs),
                                 "speedup_vs_1_rank": multi / one})
     res["memory"] = _child(["--child-memory", env_id])
     res["peak_rss_mb_this_process"] = peak_rss_mb()

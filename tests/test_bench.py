@@ -21,9 +21,17 @@ def test_bench_smoke(tmp_path):
               "training: ddpg (paper schedule)", "training: meta (paper schedule)"):
         assert w in whats
     for row in res["rows"]:
-        assert row["steps_per_s"] > 0 and abs(row["fraction_of_raw"] - row["steps_per_s"] / res["raw_env"]) < 1e-9
-        assert abs(row["hours_per_1M"] - 1e6 / row["steps_per_s"] / 3600) < 1e-9
+        assert row["steps_per_s"] > 0 and row["fraction_of_raw"] > 0 and row["hours_per_1M"] > 0
+    assert [r["fraction_of_raw"] for r in res["rows"] if r["what"] == "raw env (random actions)"] == [1.0]
     assert res["memory"]["replay_transitions"] == 1_000_000 and res["memory"]["peak_rss_mb"] > res["memory"]["replay_mb"]
     assert "| training: ddpg (paper schedule) |" in open(os.path.join(out, "Pendulum-v1.md")).read()
     r = subprocess.run([PY, "-m", "baselines_meta.bench", "--env", "Nope-v1"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 2 and "unknown environment id" in r.stderr
+
+
+def test_figures_by_hand():
+    """500 steps/s against a raw env of 2,000: a quarter of its speed; 1M steps take 2,000 s = 0.5556 h."""
+    from baselines_meta.bench import figures
+
+    row = figures("x", 500.0, 2000.0, 3)
+    assert row["fraction_of_raw"] == 0.25 and abs(row["hours_per_1M"] - 0.555556) < 1e-6 and row["reps"] == 3
