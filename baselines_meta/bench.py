@@ -205,7 +205,7 @@ def run_env(env_id: str, a) -> dict:
     res["memory"] = _child(["--child-memory", env_id])
     res["peak_rss_mb_this_process"] = peak_rss_mb()
     res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
-    from baselines_meta.training import git_commit, package_versions
+    from baselines_meta.rundir import git_commit, package_versions
 
     res["versions"] = package_versions()
     res["git_commit"] = git_commit()

@@ -15,7 +15,8 @@ import numpy as np
 
 from baselines_meta import mpi
 from baselines_meta.envs import Rollout
-from baselines_meta.training import EpochStats, ProgressBar, RunContext
+from baselines_meta.stats import EpochStats, ProgressBar
+from baselines_meta.training import RunContext
 
 
 class TrainResult(NamedTuple):

@@ -299,7 +299,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     from baselines_meta.logger import LogFormatError, parse_formats
     from baselines_meta.noise import NoiseSpecError
     from baselines_meta.policy_io import PolicyFileError
-    from baselines_meta.training import NonFiniteError, RunDirError, RunFinished, RunInterrupted
+    from baselines_meta.rundir import RunDirError
+    from baselines_meta.training import NonFiniteError, RunFinished, RunInterrupted
 
     def report(e: Exception, prefix: str = "error: ") -> None:
         """One line on stderr; an error every rank raised together is reported by rank 0 alone."""

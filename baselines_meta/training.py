@@ -1,32 +1,30 @@
-"""Wiring shared by the DDPG and meta loops: run directory, seeds, envs, evaluation, epoch statistics.
+"""The run context every part needs: config, rank, seeds and RNG streams, log dir, logger, checkpointer, monitors,
+signals, the NaN guard and the epoch log row. The run directory, evaluation and epoch statistics have their own
+modules (rundir, evaluation, stats).
 
 Nothing here owns network variables; the loops ask learners for updates and policies for actions.
 """
 from __future__ import annotations
 
 import collections
-import csv
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from baselines_meta import faults, mpi
-from baselines_meta.config import RunConfig
 from baselines_meta.checkpoint import Checkpointer
+from baselines_meta.config import RunConfig
+from baselines_meta.envs import EnvRunner, Monitor, make_env, monitor_path
 from baselines_meta.faults import WriteError
-from baselines_meta.envs import ActionScaler, EnvRunner, Monitor, Rollout, evaluate, get_env_state, make_env, monitor_path, set_env_state
-from baselines_meta.logger import TB_DIR, Logger, NullLogger, parse_formats
-
-
-class RunDirError(ValueError):
-    pass
+from baselines_meta.logger import Logger, NullLogger, parse_formats
+from baselines_meta.rundir import (LOG_FILES, RunDirError, clear_run_files, default_log_dir, git_commit, logged_rows,
+                                   package_versions, prepare_log_dir, write_json)
+from baselines_meta.stats import EpochStats, _mean, _std
 
 
 class RunInterrupted(Exception):
@@ -52,93 +50,7 @@ class RunFinished(Exception):
 
 
 RNG_NAMES = ("replay", "noise", "teacher", "meta")  # the numpy Generators of a run, checkpointed
-LOG_FILES = ("progress.csv", "progress.json", "log.txt", "evaluations.csv")
 
-
-def default_log_dir(cfg: RunConfig) -> str:
-    if cfg.log_path:
-        return cfg.log_path
-    if os.environ.get("OPENAI_LOGDIR"):
-        return os.environ["OPENAI_LOGDIR"]
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return os.path.join("logs", f"{cfg.env_id}-{cfg.alg}-seed{cfg.seed}-{stamp}")
-
-
-def prepare_log_dir(path: str, overwrite: bool, resume: bool = False) -> None:
-    """Create the run directory; refuse one that already holds a run unless overwrite (or resume) is given."""
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise RunDirError(f"log path {path} exists and is not a directory")
-    if resume:
-        if not os.path.exists(os.path.join(path, "config.json")):
-            raise RunDirError(f"nothing to resume: {path} holds no run (no config.json)")
-        return
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "config.json")) and not overwrite:
-        raise RunDirError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --log_path")
-    try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, ".write_test")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
-    except OSError as e:
-        raise RunDirError(f"cannot write to log path {path}: {e.strerror or e}") from None
-    if overwrite:
-        clear_run_files(path)
-
-
-def clear_run_files(path: str, keep_config: bool = False) -> None:
-    """Remove a run's logs and checkpoints: --overwrite, or (keep_config) --resume of a run that logged nothing
-    and never checkpointed (RunContext._restart_in_place)."""
-    import shutil
-
-    for name in os.listdir(path):
-        if name in LOG_FILES + (() if keep_config else ("config.json",)) or name.endswith(".monitor.csv"):
-            os.remove(os.path.join(path, name))
-    for sub in ("checkpoints", TB_DIR):
-        shutil.rmtree(os.path.join(path, sub), ignore_errors=True)
-
-
-def logged_rows(path: str) -> int:
-    """Epoch rows a run has logged to progress.csv and progress.json (0 when neither exists)."""
-    n = 0
-    for name, header in (("progress.csv", 1), ("progress.json", 0)):
-        f = os.path.join(path, name)
-        if os.path.exists(f):
-            with open(f) as fh:
-                n += max(0, sum(1 for line in fh if line.strip()) - header)
-    return n
-
-
-def write_json(path: str, d: dict) -> None:
-    """d as indented JSON, atomically (config.json must never be half-written: --resume reads it)."""
-    with faults.writing(path, path + ".tmp"):
-        with open(path + ".tmp", "w") as f:
-            json.dump(d, f, indent=2, default=str)
-        os.replace(path + ".tmp", path)
-
-
-def package_versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": sys.version.split()[0]}
-    for name in ("tensorflow", "tensorflow-probability", "tf-keras", "tensorboard", "gymnasium", "mujoco", "numpy", "mpi4py", "mpich"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def git_commit() -> Optional[str]:
-    here = os.path.dirname(os.path.abspath(__file__))
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        if out.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def configure_tf(cfg: RunConfig, seed: int) -> None:
@@ -158,137 +70,6 @@ def configure_tf(cfg: RunConfig, seed: int) -> None:
     tf_keras.utils.set_random_seed(seed)
     if cfg.deterministic_ops:
         tf.config.experimental.enable_op_determinism()
-
-
-class EvalWriter:
-    """evaluations.csv: steps (per worker), total_steps (all workers), then one column per episode return."""
-
-    def __init__(self, path: str, n_episodes: int, truncate_to: Optional[int] = None):
-        self.path = path
-        with faults.writing(path):
-            if truncate_to is not None:  # resume: drop rows written after the checkpoint
-                with open(path, "r+b") as f:
-                    f.truncate(truncate_to)
-                return
-            with open(path, "w", newline="") as f:
-                csv.writer(f).writerow(["steps", "total_steps"] + [f"return_{i}" for i in range(n_episodes)])
-
-    def write(self, steps: int, total_steps: int, returns: list[float]) -> list[float]:
-        """Append one row; returns the returns as stored (6 significant digits), as read() gives them back."""
-        cells = [f"{r:.6g}" for r in returns]
-        with faults.writing(self.path):
-            faults.point("evaluations")
-            with open(self.path, "a", newline="") as f:
-                csv.writer(f).writerow([steps, total_steps] + cells)
-        return [float(c) for c in cells]
-
-    def read(self) -> list[tuple[int, list[float]]]:
-        """(steps, returns) of every row."""
-        with open(self.path, newline="") as f:
-            return [(int(r[0]), [float(x) for x in r[2:]]) for r in list(csv.reader(f))[1:]]
-
-
-class EvalResult(NamedTuple):
-    returns: list  # every evaluation episode's return, all ranks
-    q: float  # eval/Q: mean Q(s, mu(s)) over the states the evaluation visited (baselines' eval_qs)
-    return_history: float  # eval/return_history: mean of the last 100 evaluation returns (baselines)
-
-
-class Evaluator:
-    """Deterministic-policy episodes on a separate env every `interval` env steps; the episodes are split over
-    ranks and gathered, so evaluations.csv holds exactly `n_episodes` returns per row whatever the rank count.
-
-    Each evaluation is also one TensorBoard point, TB_TAG at its step: an epoch's row holds only its last
-    evaluation. The point is the mean of the returns as evaluations.csv stores them, so that a resumed run, which
-    writes the points of the rows kept at its checkpoint again (the logger rewrote tb/), gets the same values.
-    """
-
-    TB_TAG = "eval/return_each"
-
-    def __init__(self, ctx: "RunContext"):
-        sch = ctx.cfg.schedule
-        self.ctx = ctx
-        self.interval = sch.eval_interval
-        self.n_total = sch.eval_episodes
-        r, s = ctx.rank, ctx.size
-        self.n_mine = self.n_total // s + (1 if r < self.n_total % s else 0)
-        self.env = make_env(ctx.cfg.env_id)
-        seed = ctx.env_seed("eval")
-        self.env.reset(seed=seed)
-        self.env.action_space.seed(seed)
-        self.scaler = ActionScaler(self.env.action_space.low, self.env.action_space.high)
-        self.next_at = self.interval
-        self.history: collections.deque = collections.deque(maxlen=100)
-        path = os.path.join(ctx.log_dir, "evaluations.csv")
-        self.writer = EvalWriter(path, self.n_total, ctx.resume_size(path)) if ctx.rank == 0 else None
-        if self.writer is not None and ctx.resume_size(path) is not None:
-            for steps, returns in self.writer.read():
-                ctx.logger.point(self.TB_TAG, _mean(returns), steps)
-
-    def due(self, steps: int) -> bool:
-        return self.n_total > 0 and steps >= self.next_at
-
-    def run(self, steps: int, act: Callable[[np.ndarray], np.ndarray],
-            q_of: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> "EvalResult":
-        """Evaluate on every rank; q_of(obs [N, O]) -> Q(s, mu(s)) [N] gives eval/Q over the visited states."""
-        visited: list = []
-        mine = evaluate(self.env, self.scaler, act, self.n_mine, visited if q_of is not None else None)
-        q_sum = float(np.sum(q_of(np.stack(visited)))) if q_of is not None and visited else 0.0
-        parts = mpi.gather((mine, q_sum, len(visited)))
-        allr = [x for p in parts for x in p[0]]
-        n_q = sum(p[2] for p in parts)
-        self.history.extend(allr)
-        if self.writer is not None:
-            stored = self.writer.write(steps, steps * self.ctx.size, allr)
-            self.ctx.logger.point(self.TB_TAG, _mean(stored), steps)
-        while self.next_at <= steps:
-            self.next_at += self.interval
-        q = sum(p[1] for p in parts) / n_q if n_q else float("nan")
-        return EvalResult(allr, q, float(np.mean(self.history)) if self.history else float("nan"))
-
-    def get_state(self) -> dict:
-        return {"env": get_env_state(self.env), "next_at": self.next_at, "history": list(self.history)}
-
-    def set_state(self, st: dict) -> None:
-        set_env_state(self.env, st["env"])
-        self.next_at = st["next_at"]
-        self.history.extend(st.get("history", []))
-
-
-@dataclass
-class EpochStats:
-    """Per-epoch accumulators (baselines kept these cumulative since the start; we reset them every epoch)."""
-
-    episode_returns: list = field(default_factory=list)
-    episode_lengths: list = field(default_factory=list)
-    actions: list = field(default_factory=list)
-    qs: list = field(default_factory=list)
-    critic_losses: list = field(default_factory=list)
-    actor_losses: list = field(default_factory=list)
-    distances: list = field(default_factory=list)
-    eval: Optional["EvalResult"] = None  # the epoch's last evaluation
-
-    def add_rollout(self, ro: Rollout, qs: np.ndarray) -> None:
-        self.episode_returns += ro.episode_returns
-        self.episode_lengths += ro.episode_lengths
-        self.actions.append(ro.actions)
-        self.qs.append(np.asarray(qs))
-
-    def add_losses(self, critic: float, actor: float, distance: Optional[float]) -> None:
-        self.critic_losses.append(critic)
-        self.actor_losses.append(actor)
-        if distance is not None:
-            self.distances.append(distance)
-
-
-def _mean(x) -> float:
-    x = np.asarray(x, np.float64)
-    return float(x.mean()) if x.size else float("nan")
-
-
-def _std(x) -> float:
-    x = np.asarray(x, np.float64)
-    return float(x.std()) if x.size else float("nan")
 
 
 class RunContext:
@@ -536,22 +317,3 @@ class RunContext:
         self.logger.close()
 
 
-class ProgressBar:
-    """A one-line progress bar on stderr, rank 0 only, only when stdout is a terminal."""
-
-    def __init__(self, total: int, enabled: bool):
-        self.total = total
-        self.enabled = enabled and mpi.rank() == 0 and sys.stdout.isatty()
-        self.t0 = time.time()
-
-    def update(self, steps: int, note: str = "") -> None:
-        if not self.enabled:
-            return
-        frac = min(1.0, steps / max(self.total, 1))
-        w = 30
-        el = time.time() - self.t0
-        eta = el / frac - el if frac > 0 else float("nan")
-        sys.stderr.write(f"\r[{'#' * int(w * frac):<{w}}] {steps}/{self.total} steps  {el:5.0f}s  eta {eta:5.0f}s  {note}   ")
-        sys.stderr.flush()
-        if steps >= self.total:
-            sys.stderr.write("\n")

@@ -1,10 +1,8 @@
 """End-to-end: the CLI, its files and keys, MPI, determinism, the step budget, bad input."""
 import csv
-import glob
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest

@@ -1,6 +1,5 @@
 """The teacher must learn: a closed loop through the real teacher update, a meta reward that varies where policies
 fall, exactly zero when pi' = pi on paired starts, and a teacher that moves without hitting its log-std bounds."""
-import csv
 import os
 
 import numpy as np

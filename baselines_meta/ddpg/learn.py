@@ -12,7 +12,8 @@ from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q, store
 from baselines_meta.replay import ReplayBuffer
-from baselines_meta.training import Evaluator, RunContext
+from baselines_meta.evaluation import Evaluator
+from baselines_meta.training import RunContext
 
 
 class RunOutcome(NamedTuple):

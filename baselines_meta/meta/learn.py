@@ -33,7 +33,8 @@ from baselines_meta.loop import CycleResult, LoopState
 from baselines_meta.meta import reward as meta_reward
 from baselines_meta.meta.teacher import TeacherDiagnostics, TeacherLearner, TeacherPolicy
 from baselines_meta.replay import ReplayBuffer
-from baselines_meta.training import Evaluator, RunContext
+from baselines_meta.evaluation import Evaluator
+from baselines_meta.training import RunContext
 
 
 class StudentSnapshot:

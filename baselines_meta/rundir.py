@@ -1,0 +1,107 @@
+"""A run's directory: where it lives, refusing to clobber another run, clearing it, config.json's helpers (versions,
+git commit)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Optional
+
+from baselines_meta import faults
+from baselines_meta.config import RunConfig
+from baselines_meta.logger import TB_DIR
+
+
+class RunDirError(ValueError):
+    pass
+
+
+LOG_FILES = ("progress.csv", "progress.json", "log.txt", "evaluations.csv")
+
+
+def default_log_dir(cfg: RunConfig) -> str:
+    if cfg.log_path:
+        return cfg.log_path
+    if os.environ.get("OPENAI_LOGDIR"):
+        return os.environ["OPENAI_LOGDIR"]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return os.path.join("logs", f"{cfg.env_id}-{cfg.alg}-seed{cfg.seed}-{stamp}")
+
+
+def prepare_log_dir(path: str, overwrite: bool, resume: bool = False) -> None:
+    """Create the run directory; refuse one that already holds a run unless overwrite (or resume) is given."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise RunDirError(f"log path {path} exists and is not a directory")
+    if resume:
+        if not os.path.exists(os.path.join(path, "config.json")):
+            raise RunDirError(f"nothing to resume: {path} holds no run (no config.json)")
+        return
+    if os.path.isdir(path) and os.path.exists(os.path.join(path, "config.json")) and not overwrite:
+        raise RunDirError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --log_path")
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".write_test")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        raise RunDirError(f"cannot write to log path {path}: {e.strerror or e}") from None
+    if overwrite:
+        clear_run_files(path)
+
+
+def clear_run_files(path: str, keep_config: bool = False) -> None:
+    """Remove a run's logs and checkpoints: --overwrite, or (keep_config) --resume of a run that logged nothing
+    and never checkpointed (RunContext._restart_in_place)."""
+    import shutil
+
+    for name in os.listdir(path):
+        if name in LOG_FILES + (() if keep_config else ("config.json",)) or name.endswith(".monitor.csv"):
+            os.remove(os.path.join(path, name))
+    for sub in ("checkpoints", TB_DIR):
+        shutil.rmtree(os.path.join(path, sub), ignore_errors=True)
+
+
+def logged_rows(path: str) -> int:
+    """Epoch rows a run has logged to progress.csv and progress.json (0 when neither exists)."""
+    n = 0
+    for name, header in (("progress.csv", 1), ("progress.json", 0)):
+        f = os.path.join(path, name)
+        if os.path.exists(f):
+            with open(f) as fh:
+                n += max(0, sum(1 for line in fh if line.strip()) - header)
+    return n
+
+
+def write_json(path: str, d: dict) -> None:
+    """d as indented JSON, atomically (config.json must never be half-written: --resume reads it)."""
+    with faults.writing(path, path + ".tmp"):
+        with open(path + ".tmp", "w") as f:
+            json.dump(d, f, indent=2, default=str)
+        os.replace(path + ".tmp", path)
+
+
+def package_versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("tensorflow", "tensorflow-probability", "tf-keras", "tensorboard", "gymnasium", "mujoco", "numpy", "mpi4py", "mpich"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_commit() -> Optional[str]:
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
