@@ -81,3 +81,19 @@ def prob_better(a: list[float], b: list[float]) -> float:
         return float("nan")
     wins = sum((x > y) + 0.5 * (x == y) for x in a for y in b)
     return wins / (len(a) * len(b))
+
+
+def markdown_main(prog: str, doc: str, default_root: str, build, argv=None) -> int:
+    """The CLI of a markdown report over run directories: print build(root), and write it to --out when given."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
+    p.add_argument("root", nargs="?", default=default_root)
+    p.add_argument("--out", default=None, help="also write the markdown to this file")
+    a = p.parse_args(argv)
+    md = build(a.root)
+    print(md)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(md)
+    return 0

@@ -7,13 +7,12 @@ Unfinished runs are included and marked with the share of their budget they reac
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.results import common_curve, final_score, load_runs, prob_better
+from baselines_meta.results import common_curve, final_score, load_runs, markdown_main, prob_better
 
 
 def fmt(m: float, s: float) -> str:
@@ -55,16 +54,7 @@ def build_table(root: str) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m baselines_meta.table", description=__doc__.split("\n")[0])
-    p.add_argument("root", nargs="?", default="results/runs")
-    p.add_argument("--out", default=None, help="also write the table to this file")
-    a = p.parse_args(argv)
-    md = build_table(a.root)
-    print(md)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(md)
-    return 0
+    return markdown_main("python -m baselines_meta.table", __doc__, "results/runs", build_table, argv)
 
 
 if __name__ == "__main__":

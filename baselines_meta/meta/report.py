@@ -9,14 +9,13 @@ teacher's own episodes (explore/return) over the last 30%.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import sys
 
 import numpy as np
 
-from baselines_meta.results import final_score, load_runs
+from baselines_meta.results import final_score, load_runs, markdown_main
 
 
 def _progress(d: str) -> list[dict]:
@@ -86,16 +85,7 @@ def build_report(root: str) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m baselines_meta.meta.report", description=__doc__.split("\n")[0])
-    p.add_argument("root", nargs="?", default="results/teacher")
-    p.add_argument("--out", default=None)
-    a = p.parse_args(argv)
-    md = build_report(a.root)
-    print(md)
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(md)
-    return 0
+    return markdown_main("python -m baselines_meta.meta.report", __doc__, "results/teacher", build_report, argv)
 
 
 if __name__ == "__main__":
