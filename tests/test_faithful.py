@@ -6,26 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from baselines_meta.config import DDPGConfig, NetworkConfig
+from baselines_meta.config import DDPGConfig
 from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.fastpolicy import NumpyNormalizer
 from baselines_meta.replay import Batch, ReplayBuffer
-
-SMALL = NetworkConfig(hidden=(2, 2), layer_norm=False)
-
-
-def set_const(model, kernel, bias):
-    for v in model.variables:
-        v.assign(np.full(v.shape, kernel if "kernel" in v.name else bias, np.float32))
-
-
-def make(**kw):
-    base = dict(network=SMALL, normalize_observations=False, noise_type="none")
-    base.update(kw)
-    return DDPGLearner(2, 1, DDPGConfig(**base))
-
+from test_ddpg_math import SMALL, make, set_const  # the 2-2 networks without LayerNorm of the hand computations
 
 def batch(o0, a, r, o1, d=0.0):
     return Batch(*[np.array([x], np.float32) for x in (o0, [a], [r], o1, [d])])
