@@ -2,11 +2,14 @@
 
 Measures, in one process on this machine, the median over repetitions of:
   raw env speed (random actions), acting speed (deterministic actor, teacher sampling) in the env loop,
-  DDPG and meta training speed with the paper schedule (env steps per second, evaluation off),
+  DDPG and meta training speed with the paper schedule (env steps per second, evaluation off), in steady state
+  (epochs after a warm-up epoch, from time/fps) and over the whole run (steps / total/duration of the last row:
+  network construction, XLA compilation, checkpoints and early short episodes included),
+  DDPG on baselines' own schedule (100 rollout and 50 train steps per cycle, normal_0.2 action noise; the schedule
+  of the Stable-Baselines3 comparison), whole run of --sb3_steps steps and steady state,
 each as a fraction of the raw env speed and as projected hours per 1M steps; the peak resident memory of a worker
 holding a full 1M-transition replay buffer (measured in a child process); with `--mpi 2` the 2-rank throughput
-against 1 rank; with `--plain` the same training rows without the fast paths (one TF call per env step and per
-gradient step, no XLA). Writes results/bench/<env>.json and .md. A benchmark, not a test.
+against 1 rank. Writes results/bench/<env>.json and .md. A benchmark, not a test.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import NamedTuple
 
 from baselines_meta import paper
 
@@ -52,7 +56,7 @@ def bench_env(env_id: str, seconds: float, reps: int) -> list[float]:
     return out
 
 
-def bench_acting(env_id: str, seconds: float, reps: int, fast: bool = True) -> dict[str, list[float]]:
+def bench_acting(env_id: str, seconds: float, reps: int) -> dict[str, list[float]]:
     import numpy as np
 
     from baselines_meta.config import DDPGConfig, TeacherConfig
@@ -65,8 +69,8 @@ def bench_acting(env_id: str, seconds: float, reps: int, fast: bool = True) -> d
     L = DDPGLearner(runner.obs_dim, runner.act_dim, DDPGConfig(noise_type="none"))
     L.obs_rms.update(np.random.default_rng(0).normal(size=(100, runner.obs_dim)))
     T = TeacherLearner(runner.obs_dim, runner.act_dim, TeacherConfig(), L.obs_rms, 5.0)
-    pol = DDPGPolicy(L, np.random.default_rng(0), fast=fast)
-    tea = TeacherPolicy(T, np.random.default_rng(0), fast=fast)
+    pol = DDPGPolicy(L, np.random.default_rng(0))
+    tea = TeacherPolicy(T, np.random.default_rng(0))
     out = {}
     for name, act in (("actor", pol.greedy), ("teacher", tea.sample)):
         runner.run(200, act)
@@ -81,19 +85,25 @@ def bench_acting(env_id: str, seconds: float, reps: int, fast: bool = True) -> d
     return out
 
 
-def bench_training(env_id: str, alg: str, epochs: int, fast: bool = True) -> list[float]:
-    """Env steps per second of each epoch after a warm-up epoch, paper schedule, evaluation off."""
+class Training(NamedTuple):
+    steady: list[float]  # env steps/s of each epoch after the first (time/fps)
+    whole: float  # env steps/s of the whole run: steps / total/duration of the last row
+
+
+def bench_training(env_id: str, alg: str, epochs: int, **schedule) -> Training:
+    """A run of `epochs` epochs after a warm-up epoch (or schedule['num_timesteps'] steps), evaluation off."""
     import csv
 
-    from baselines_meta.config import RunConfig, ScheduleConfig, TeacherConfig
+    from baselines_meta.config import DDPGConfig, RunConfig, ScheduleConfig
     from baselines_meta.run import train
 
-    sch = ScheduleConfig()
-    per_epoch = sch.nb_epoch_cycles * (sch.nb_rollout_steps if alg == "ddpg" else sch.nb_explore_steps + sch.nb_eval_steps)
-    n = per_epoch * (epochs + 1) + (0 if alg == "ddpg" else sch.nb_eval_steps)
-    cfg = RunConfig(alg=alg, env_id=env_id, seed=0, log_formats="csv", progress_bar=False, fast=fast,
-                    teacher=TeacherConfig(kind="variance" if alg == "meta-variance" else "independent"),
-                    schedule=dataclasses.replace(sch, num_timesteps=n, eval_episodes=0, eval_interval=10**9))
+    noise = schedule.pop("noise_type", None)
+    sch = dataclasses.replace(ScheduleConfig(), eval_episodes=0, eval_interval=10**9, **schedule)
+    if "num_timesteps" not in schedule:
+        per_epoch = sch.nb_epoch_cycles * (sch.nb_rollout_steps if alg == "ddpg" else sch.nb_explore_steps + sch.nb_eval_steps)
+        sch = dataclasses.replace(sch, num_timesteps=per_epoch * (epochs + 1) + (0 if alg == "ddpg" else sch.nb_eval_steps))
+    ddpg = DDPGConfig() if noise is None else DDPGConfig(noise_type=noise)
+    cfg = RunConfig(alg=alg, env_id=env_id, seed=0, log_formats="csv", progress_bar=False, ddpg=ddpg, schedule=sch)
     from baselines_meta import mpi
 
     tmp = tempfile.TemporaryDirectory() if mpi.rank() == 0 else None
@@ -101,14 +111,14 @@ def bench_training(env_id: str, alg: str, epochs: int, fast: bool = True) -> lis
     try:
         train(dataclasses.replace(cfg, log_path=os.path.join(d, "run")))
         if mpi.rank() != 0:
-            return []
+            return Training([], float("nan"))
         with open(os.path.join(d, "run", "progress.csv")) as f:
             rows = list(csv.DictReader(f))
     finally:
         mpi.COMM.Barrier()
         if tmp is not None:
             tmp.cleanup()
-    return [float(r["time/fps"]) for r in rows[1:]]
+    return Training([float(r["time/fps"]) for r in rows[1:]], float(rows[-1]["total/env_steps_per_second"]))
 
 
 def memory_probe(env_id: str) -> dict:
@@ -168,7 +178,7 @@ def mpi_training(env_id: str, alg: str, epochs: int) -> float:
     """Child body under mpiexec: all ranks train; rank 0 prints the median all-worker env steps/s."""
     from baselines_meta import mpi
 
-    fps = bench_training(env_id, alg, epochs)  # time/fps already counts the steps of every rank
+    fps = bench_training(env_id, alg, epochs).steady  # time/fps already counts the steps of every rank
     return statistics.median(fps) if mpi.rank() == 0 else float("nan")
 
 
@@ -189,13 +199,15 @@ def run_env(env_id: str, a) -> dict:
     row("raw env (random actions)", [raw])
     row("acting: deterministic actor", [acting["actor"]])
     row("acting: teacher sampling", [acting["teacher"]])
-    if a.plain:
-        plain = bench_acting(env_id, a.seconds, a.reps, fast=False)
-        row("acting: actor, plain TF call per step", plain["actor"])
     for alg in ("ddpg", "meta"):
-        row(f"training: {alg} (paper schedule)", bench_training(env_id, alg, a.epochs))
-        if a.plain:
-            row(f"training: {alg}, plain (no fast paths)", bench_training(env_id, alg, a.epochs, fast=False))
+        t = bench_training(env_id, alg, a.epochs)
+        row(f"training: {alg} (paper schedule)", t.steady)
+        row(f"training: {alg} (paper schedule), whole run", [t.whole])
+    if a.sb3_steps:
+        t = bench_training(env_id, "ddpg", 0, num_timesteps=a.sb3_steps, nb_rollout_steps=100, nb_train_steps=50,
+                           noise_type="normal_0.2")
+        row("training: ddpg (baselines schedule)", t.steady)
+        row(f"training: ddpg (baselines schedule), whole run of {a.sb3_steps:,} steps", [t.whole])
     if a.mpi > 1:
         for alg in ("ddpg", "meta"):
             one = [r for r in res["rows"] if r["what"] == f"training: {alg} (paper schedule)"][0]["steps_per_s"]
@@ -225,7 +237,9 @@ def markdown(res: dict) -> str:
               f"{m['replay_mb']:.0f} MiB of arrays) after 1000 training steps and two checkpoints: **{m['peak_rss_mb']:.0f} MiB**.", "",
               f"Checkpoint with that buffer: {m['checkpoint_full_buffer_s']:.2f} s the first time (the whole buffer), "
               f"{m['checkpoint_one_epoch_s'] * 1e3:.0f} ms for the next epoch's (its 4,000 new transitions).", "",
-              "Medians over repetitions (training: one per epoch of 20 cycles after a warm-up epoch; evaluation off)."]
+              "Medians over repetitions (training: one per epoch of 20 cycles after a warm-up epoch; evaluation off). "
+              "A whole run is its steps over its `total/duration`: from the run's start (before the networks are built) "
+              "to its last epoch row, XLA compilation, checkpoints and early short episodes included."]
     return "\n".join(lines) + "\n"
 
 
@@ -237,7 +251,8 @@ def main(argv=None) -> int:
     p.add_argument("--seconds", type=float, default=1.0, help="length of one env / acting repetition")
     p.add_argument("--epochs", type=int, default=3, help="timed training epochs (after one warm-up epoch)")
     p.add_argument("--mpi", type=int, default=1, help="also measure N-rank training throughput")
-    p.add_argument("--plain", action="store_true", help="also measure training without the fast paths")
+    p.add_argument("--sb3_steps", type=int, default=60_000,
+                   help="steps of the ddpg run on baselines' schedule (the SB3 comparison); 0: skip it")
     p.add_argument("--out", default="results/bench", help="directory for <env>.json and <env>.md")
     p.add_argument("--child-memory", help=argparse.SUPPRESS)
     p.add_argument("--child-mpi", nargs=3, help=argparse.SUPPRESS)

@@ -123,8 +123,6 @@ class RunConfig:
     deterministic_ops: bool = opt(True, "TF op determinism (seeded runs repeat exactly)")
     save_interval: Optional[int] = opt(None, "env steps per worker between checkpoints (default: every epoch)", min=1)
     tf_threads: int = opt(0, "TF threads (0: TF's default for one worker, 1 under MPI)", min=0)
-    fast: bool = opt(True, "numpy acting and fused XLA train steps; --no-fast: one compiled TF call per env step and "
-                           "per train step")
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

@@ -111,20 +111,6 @@ class NumpyActor:
     def __call__(self, nobs: np.ndarray) -> np.ndarray:
         return self.head(self.trunk(nobs))
 
-    def perturbed(self, rng: np.random.Generator, stddev: float) -> "NumpyActor":
-        """A copy with N(0, stddev^2) added to every kernel and bias; LayerNorm's gain and offset are shared, never
-        perturbed (baselines `get_perturbable_vars`, networks.Actor.perturbable_variables)."""
-        t = NumpyTrunk(None)
-        t.kernels = [k + stddev * rng.standard_normal(k.shape) for k in self.trunk.kernels]
-        t.biases = [b + stddev * rng.standard_normal(b.shape) for b in self.trunk.biases]
-        t.norms = self.trunk.norms
-        h = NumpyHead(None, tanh=True)
-        h.k = self.head.k + stddev * rng.standard_normal(self.head.k.shape)
-        h.b = self.head.b + stddev * rng.standard_normal(self.head.b.shape)
-        a = NumpyActor(None)
-        a.trunk, a.head = t, h
-        return a
-
 
 class NumpyNormalizer:
     """clip((obs - mean) / std, -c, c) with a snapshot of the RunningMeanStd; clip(obs, -c, c) when it is None

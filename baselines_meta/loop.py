@@ -15,7 +15,7 @@ import numpy as np
 
 from baselines_meta import mpi
 from baselines_meta.envs import Rollout
-from baselines_meta.stats import EpochStats, ProgressBar
+from baselines_meta.stats import EpochStats, ProgressBar, RunTotals, epoch_row
 from baselines_meta.training import RunContext
 
 
@@ -43,6 +43,7 @@ class LoopState:
     epoch_steps: int = 0
     epoch_elapsed: float = 0.0  # seconds of the current epoch before a checkpoint (for time/fps)
     stats: EpochStats = field(default_factory=EpochStats)
+    totals: RunTotals = field(default_factory=RunTotals)
     last_eval: Optional[list] = None
     extra: dict = field(default_factory=dict)  # the algorithm's own per-epoch state (meta: R_pi, meta statistics)
 
@@ -121,7 +122,11 @@ def _finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: flo
     if epoch_end:
         if ctx.cfg.sync_check_interval > 0 and (loop.epoch + 1) % ctx.cfg.sync_check_interval == 0:
             mpi.check_synced(algo.sync_variables())
-        ctx.epoch_record(loop.stats, loop.epoch, loop.steps, loop.epoch_steps, epoch_t0, algo.epoch_extra(loop))
+        now = time.time()
+        row = epoch_row(loop.stats, loop.totals, loop.epoch, loop.steps, now - ctx.t_start, loop.epoch_steps,
+                        now - epoch_t0, algo.epoch_extra(loop))
+        ctx.logger.record_dict(row)
+        ctx.logger.dump(loop.steps)
         loop.epoch += 1
         loop.cycle, loop.epoch_steps, loop.epoch_elapsed = 0, 0, 0.0
         loop.stats = EpochStats()

@@ -1,7 +1,7 @@
 """Exploration noise of baselines DDPG.
 
-Parameter noise lives in the graph (tf.Variable stddev, tf.random perturbations); additive action noise is applied
-by the numpy rollout policy, outside compiled code.
+Additive action noise is applied by the numpy rollout policy, outside compiled code; parameter noise has its own
+module (param_noise), which takes its spec from here.
 
 Noise strings (baselines `main.py`): 'none', 'normal_X', 'ou_X', 'adaptive-param_X', comma-combined, e.g.
 'adaptive-param_0.2,normal_0.1'. Parsed without eval into typed specs; bad strings raise NoiseSpecError.
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
-import tensorflow as tf
 
 
 class NoiseSpecError(ValueError):
@@ -91,20 +90,3 @@ class ActionNoise:
 
     def reset(self) -> None:
         self.state = np.zeros_like(self.state)
-
-
-class ParamNoise(tf.Module):
-    """Adaptive parameter noise state (baselines `AdaptiveParamNoiseSpec`): the current stddev as a tf.Variable."""
-
-    def __init__(self, spec: ParamNoiseSpec):
-        super().__init__(name="param_noise")
-        self.spec = spec
-        self.stddev = tf.Variable(np.float32(spec.initial_stddev), trainable=False, name="stddev")
-
-    def adapt(self, distance: float) -> None:
-        """Shrink the stddev when the action distance is above target, grow it otherwise."""
-        c = self.spec.adoption_coefficient
-        if distance > self.spec.desired_action_stddev:
-            self.stddev.assign(self.stddev / c)
-        else:
-            self.stddev.assign(self.stddev * c)

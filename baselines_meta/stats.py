@@ -1,6 +1,7 @@
-"""Epoch statistics: per-epoch accumulators of the rollouts and losses, and the progress bar."""
+"""Epoch statistics: per-epoch accumulators of the rollouts and losses, the epoch's log row, and the progress bar."""
 from __future__ import annotations
 
+import collections
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,57 @@ class EpochStats:
         self.actor_losses.append(actor)
         if distance is not None:
             self.distances.append(distance)
+
+
+@dataclass
+class RunTotals:
+    """Across epochs: this rank's last 100 training-episode returns (rollout/return_history) and episode count."""
+
+    episode_history: collections.deque = field(default_factory=lambda: collections.deque(maxlen=100))
+    episodes: int = 0
+
+
+def epoch_row(stats: EpochStats, totals: RunTotals, epoch: int, steps: int, duration: float, epoch_steps: int,
+              epoch_seconds: float, extra: dict) -> dict:
+    """The epoch's log row: this rank's statistics (and the algorithm's `extra` keys) averaged over ranks, the run's
+    totals and speeds. Collective under MPI: every rank calls it; updates `totals`."""
+    totals.episode_history.extend(stats.episode_returns)
+    acts = np.concatenate(stats.actions) if stats.actions else np.zeros((0,))
+    qs = np.concatenate(stats.qs) if stats.qs else np.zeros((0,))
+    d = {
+        "rollout/return": _mean(stats.episode_returns),
+        "rollout/return_history": _mean(list(totals.episode_history)),
+        "rollout/episode_steps": _mean(stats.episode_lengths),
+        "rollout/episodes": float(len(stats.episode_returns)),
+        "rollout/actions_mean": _mean(acts),
+        "rollout/actions_std": _std(acts),
+        "rollout/Q_mean": _mean(qs),
+        "train/loss_actor": _mean(stats.actor_losses),
+        "train/loss_critic": _mean(stats.critic_losses),
+        "train/param_noise_distance": _mean(stats.distances),
+    }
+    d.update(extra)
+    d = mpi.mean_dict(d)
+    size = mpi.size()
+    # baselines' total/* keys are per-worker figures averaged over ranks; the all-worker totals get env_ names
+    d["total/duration"] = duration
+    d["total/steps"] = steps
+    d["total/env_steps"] = steps * size
+    d["total/steps_per_second"] = steps / max(duration, 1e-9)
+    d["total/env_steps_per_second"] = steps * size / max(duration, 1e-9)
+    d["total/epochs"] = epoch + 1
+    totals.episodes += len(stats.episode_returns)
+    all_episodes = int(mpi.allreduce_sum(np.array([totals.episodes]))[0])
+    d["total/episodes"] = all_episodes / size
+    d["total/env_episodes"] = all_episodes
+    d["time/fps"] = epoch_steps * size / max(epoch_seconds, 1e-9)
+    if stats.eval is not None:
+        d["eval/return"] = _mean(stats.eval.returns)
+        d["eval/return_std"] = _std(stats.eval.returns)
+        d["eval/episodes"] = len(stats.eval.returns)
+        d["eval/Q"] = stats.eval.q
+        d["eval/return_history"] = stats.eval.return_history
+    return d
 
 
 def _mean(x) -> float:

@@ -1,12 +1,11 @@
 """The run context every part needs: config, rank, seeds and RNG streams, log dir, logger, checkpointer, monitors,
-signals, the NaN guard and the epoch log row. The run directory, evaluation and epoch statistics have their own
-modules (rundir, evaluation, stats).
+signals, the run's clock and the NaN guard. The run directory, evaluation and epoch statistics (and their log row)
+have their own modules (rundir, evaluation, stats).
 
 Nothing here owns network variables; the loops ask learners for updates and policies for actions.
 """
 from __future__ import annotations
 
-import collections
 import json
 import os
 import signal
@@ -24,7 +23,6 @@ from baselines_meta.faults import WriteError
 from baselines_meta.logger import Logger, NullLogger, parse_formats
 from baselines_meta.rundir import (LOG_FILES, RunDirError, clear_run_files, default_log_dir, git_commit, logged_rows,
                                    package_versions, prepare_log_dir, write_json)
-from baselines_meta.stats import EpochStats, _mean, _std
 
 
 class RunInterrupted(Exception):
@@ -117,17 +115,13 @@ class RunContext:
         self.meta_rng = np.random.default_rng(self._seq["meta"])  # reset seeds of R_pi rollouts, placebo signs
         configure_tf(cfg, self.seed)
         self.monitors: list[Monitor] = []
-        self.t_start = time.time()
-        self.episode_history: collections.deque = collections.deque(maxlen=100)
-        self.total_episodes = 0
+        self.t_start = time.time()  # total/duration counts from here
         self.stop_signal: Optional[int] = None
         self._old_handlers: dict = {}
         self.next_save = cfg.save_interval or 0
         if self.resume_state is not None:
             c = self.resume_state["ctx"]
             self.t_start = time.time() - c["elapsed"]
-            self.episode_history.extend(c["episode_history"])
-            self.total_episodes = c["total_episodes"]
             self.next_save = c["next_save"]
             for name in RNG_NAMES:
                 getattr(self, f"{name}_rng").bit_generator.state = c["rngs"][name]
@@ -203,8 +197,7 @@ class RunContext:
         for f in files:
             if os.path.exists(f):
                 sizes[os.path.basename(f)] = os.path.getsize(f)
-        return {"elapsed": time.time() - self.t_start, "episode_history": list(self.episode_history),
-                "total_episodes": self.total_episodes, "next_save": self.next_save, "sizes": sizes,
+        return {"elapsed": time.time() - self.t_start, "next_save": self.next_save, "sizes": sizes,
                 "rngs": {n: getattr(self, f"{n}_rng").bit_generator.state for n in RNG_NAMES},
                 "logger": self.logger.get_state()}
 
@@ -266,48 +259,6 @@ class RunContext:
         d["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         d["budgets"] = [{"num_timesteps": self.cfg.schedule.num_timesteps, "from_step": 0, "time": d["started"]}]
         write_json(os.path.join(self.log_dir, "config.json"), d)
-
-    def epoch_record(self, stats: EpochStats, epoch: int, steps: int, env_steps_epoch: int, epoch_t0: float, extra: dict) -> dict:
-        """Average this rank's epoch statistics over ranks and hand them to the logger (rank 0 writes)."""
-        self.episode_history.extend(stats.episode_returns)
-        acts = np.concatenate(stats.actions) if stats.actions else np.zeros((0,))
-        qs = np.concatenate(stats.qs) if stats.qs else np.zeros((0,))
-        d = {
-            "rollout/return": _mean(stats.episode_returns),
-            "rollout/return_history": _mean(list(self.episode_history)),
-            "rollout/episode_steps": _mean(stats.episode_lengths),
-            "rollout/episodes": float(len(stats.episode_returns)),
-            "rollout/actions_mean": _mean(acts),
-            "rollout/actions_std": _std(acts),
-            "rollout/Q_mean": _mean(qs),
-            "train/loss_actor": _mean(stats.actor_losses),
-            "train/loss_critic": _mean(stats.critic_losses),
-            "train/param_noise_distance": _mean(stats.distances),
-        }
-        d.update(extra)
-        d = mpi.mean_dict(d)
-        now = time.time()
-        dur = now - self.t_start
-        # baselines' total/* keys are per-worker figures averaged over ranks; the all-worker totals get env_ names
-        d["total/duration"] = dur
-        d["total/steps"] = steps
-        d["total/env_steps"] = steps * self.size
-        d["total/steps_per_second"] = steps / max(dur, 1e-9)
-        d["total/env_steps_per_second"] = steps * self.size / max(dur, 1e-9)
-        d["total/epochs"] = epoch + 1
-        self.total_episodes += len(stats.episode_returns)
-        all_episodes = int(mpi.allreduce_sum(np.array([self.total_episodes]))[0])
-        d["total/episodes"] = all_episodes / self.size
-        d["total/env_episodes"] = all_episodes
-        d["time/fps"] = env_steps_epoch * self.size / max(now - epoch_t0, 1e-9)
-        if stats.eval is not None:
-            d["eval/return"] = _mean(stats.eval.returns)
-            d["eval/return_std"] = _std(stats.eval.returns)
-            d["eval/episodes"] = len(stats.eval.returns)
-            d["eval/Q"] = stats.eval.q
-            d["eval/return_history"] = stats.eval.return_history
-        self.logger.record_dict(d)
-        return self.logger.dump(steps)
 
     def close(self) -> None:
         for sig, h in self._old_handlers.items():

@@ -13,12 +13,14 @@ pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test
 def test_bench_smoke(tmp_path):
     out = str(tmp_path / "bench")
     r = subprocess.run([PY, "-m", "baselines_meta.bench", "--env", "Pendulum-v1", "--reps", "1", "--seconds", "0.2",
-                        "--epochs", "1", "--out", out], cwd=ROOT, capture_output=True, text=True, timeout=900)
+                        "--epochs", "1", "--sb3_steps", "4000", "--out", out], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.load(open(os.path.join(out, "Pendulum-v1.json")))
     whats = [row["what"] for row in res["rows"]]
     for w in ("raw env (random actions)", "acting: deterministic actor", "acting: teacher sampling",
-              "training: ddpg (paper schedule)", "training: meta (paper schedule)"):
+              "training: ddpg (paper schedule)", "training: meta (paper schedule)",
+              "training: ddpg (paper schedule), whole run", "training: meta (paper schedule), whole run",
+              "training: ddpg (baselines schedule)", "training: ddpg (baselines schedule), whole run of 4,000 steps"):
         assert w in whats
     for row in res["rows"]:
         assert row["steps_per_s"] > 0 and row["fraction_of_raw"] > 0 and row["hours_per_1M"] > 0

@@ -245,7 +245,6 @@ def test_numpy_policy_matches_keras_actor():
     keras = L.actions_of(obs).numpy()
     for i in range(20):
         np.testing.assert_allclose(pol.greedy(obs[i]), keras[i], rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(L.act_greedy(obs[i]).numpy(), keras[i], rtol=1e-5, atol=1e-6)
 
 
 def assign_numpy_actor(actor, np_actor):
@@ -297,29 +296,38 @@ def test_numpy_param_noise_perturbs_all_but_layer_norm_with_current_stddev():
     np.testing.assert_array_equal(other.explore(o), pol.explore(o))
 
 
-def test_fast_and_plain_acting_paths_agree():
+def test_numpy_acting_matches_keras_networks():
+    """The one acting path (numpy snapshots) against the Keras networks on the same weights: the perturbed actor of
+    an episode, loaded into a Keras Actor, and the teacher's mean, log-std and sample (same Generator stream)."""
     from baselines_meta.config import TeacherConfig
     from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
+    from baselines_meta.networks import Actor
+    from baselines_meta.normalizer import normalize
 
     L = DDPGLearner(5, 3, DDPGConfig(noise_type="adaptive-param_0.2"))
     rng = np.random.default_rng(0)
     L.obs_rms.update(rng.normal(1.0, 3.0, (100, 5)))
-    fast, plain = DDPGPolicy(L, np.random.default_rng(0)), DDPGPolicy(L, np.random.default_rng(0), fast=False)
-    fast.refresh()
-    fast.reset()  # this episode's perturbed actor, drawn in numpy; the plain path acts with the TF perturbed actor:
-    assign_numpy_actor(L.perturbed_actor, fast.perturbed)  # same perturbed weights -> same actions
+    pol = DDPGPolicy(L, np.random.default_rng(0))
+    pol.refresh()
+    pol.reset()
+    keras_pert = Actor(5, 3, L.cfg.network, name="keras_perturbed")
+    assign_numpy_actor(keras_pert, pol.perturbed)
     obs = rng.normal(1.0, 5.0, (10, 5)).astype(np.float32)
-    for o in obs:
-        np.testing.assert_allclose(fast.greedy(o), plain.greedy(o), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(fast.explore(o), plain.explore(o), rtol=1e-4, atol=1e-5)
+    want = keras_pert(normalize(obs, L.obs_rms, 5.0)).numpy()
+    for i, o in enumerate(obs):
+        np.testing.assert_allclose(pol.explore(o), want[i], rtol=1e-4, atol=1e-5)
     T = TeacherLearner(5, 3, TeacherConfig(), L.obs_rms, 5.0)
     for v in T.net.own_variables():
         v.assign(rng.normal(0, 0.3, v.shape).astype(np.float32))
-    tf_, tp = TeacherPolicy(T, np.random.default_rng(1)), TeacherPolicy(T, np.random.default_rng(1), fast=False)
-    for o in obs:
-        for x, y in zip(tf_.mean_and_log_std(o), tp.mean_and_log_std(o), strict=True):
-            np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(tf_.sample(o), tp.sample(o), rtol=1e-4, atol=1e-5)  # same Generator stream
+    tp = TeacherPolicy(T, np.random.default_rng(1))
+    tp.refresh()
+    m, ls = (x.numpy() for x in T.net.mean_and_log_std(normalize(obs, L.obs_rms, 5.0)))
+    eps = np.random.default_rng(1).standard_normal((10, 3))
+    for i, o in enumerate(obs):
+        pm, pls = tp.mean_and_log_std(o)
+        np.testing.assert_allclose(pm, m[i], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(pls, ls[i], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(tp.sample(o), m[i] + np.exp(ls[i]) * eps[i], rtol=1e-4, atol=1e-5)
 
 
 def test_fused_teacher_steps_equal_step_by_step():

@@ -1,12 +1,11 @@
-"""Noise: fresh on every call (compiled perturbations, numpy action noise), tracing once, parsing."""
+"""Noise: fresh on every call (parameter-noise distance, numpy action noise), tracing once, parsing."""
 import numpy as np
 import pytest
 
 from baselines_meta.config import DDPGConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
-from baselines_meta.noise import (ActionNoise, ActionNoiseSpec, NoiseSpecError, NoiseSpecs, ParamNoise, ParamNoiseSpec,
-                                  parse_noise_type)
+from baselines_meta.noise import ActionNoise, ActionNoiseSpec, NoiseSpecError, NoiseSpecs, ParamNoiseSpec, parse_noise_type
 
 
 def test_parse_noise_strings():
@@ -20,39 +19,33 @@ def test_parse_noise_strings():
             parse_noise_type(bad)
 
 
-def test_param_noise_perturbation_fresh_each_call_and_traced_once():
-    L = DDPGLearner(3, 2, DDPGConfig(noise_type="adaptive-param_0.2"))
-    snaps = []
-    for _ in range(3):
-        L.perturb_rollout_actor()
-        snaps.append([v.numpy().copy() for v in L.perturbed_actor.variables])
-    k = 0  # first dense kernel: perturbable
-    assert not np.array_equal(snaps[0][k], snaps[1][k]) and not np.array_equal(snaps[1][k], snaps[2][k])
-    assert L.perturb_rollout_actor.experimental_get_tracing_count() == 1
-    # LayerNorm weights are copied, never perturbed
-    ln = {id(v) for layer in L.actor.trunk.norms for v in layer.variables}
-    for s, d in zip(L.actor.variables, L.perturbed_actor.variables, strict=True):
-        if id(s) in ln:
-            np.testing.assert_array_equal(s.numpy(), d.numpy())
-    # perturbation size follows the stddev variable (read inside the graph, never stale)
-    L.param_noise.stddev.assign(0.0)
-    L.perturb_rollout_actor()
-    for s, d in zip(L.actor.variables, L.perturbed_actor.variables, strict=True):
-        np.testing.assert_array_equal(s.numpy(), d.numpy())
-    assert L.perturb_rollout_actor.experimental_get_tracing_count() == 1
+def test_param_noise_distance_by_hand_fresh_and_adapts():
+    """The distance is the RMS action difference between the actor and a fresh perturbation of it (LayerNorm weights
+    shared), computed again here in numpy from the scratch copy's weights; the stddev moves by 1.01."""
+    from baselines_meta.fastpolicy import NumpyActor, NumpyNormalizer
 
-
-def test_param_noise_distance_fresh_and_adapts():
     L = DDPGLearner(3, 2, DDPGConfig(noise_type="adaptive-param_0.2"))
+    pn = L.param_noise
     obs = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
-    d1, d2 = float(L.param_noise_distance(obs)), float(L.param_noise_distance(obs))
+    d1 = float(pn.distance(obs))
+    clean, pert = NumpyActor(L.actor), NumpyActor(pn.adaptive_actor)
+    nobs = NumpyNormalizer(L.obs_rms, 5.0)(obs)
+    assert d1 == pytest.approx(np.sqrt(np.mean(np.square(clean(nobs) - pert(nobs)))), rel=1e-4)
+    ln = {id(v) for layer in L.actor.trunk.norms for v in layer.variables}
+    for s, d in zip(L.actor.variables, pn.adaptive_actor.variables, strict=True):
+        assert np.array_equal(s.numpy(), d.numpy()) == (id(s) in ln)  # only LayerNorm is copied unperturbed
+    d2 = float(pn.distance(obs))
     assert d1 != d2 and d1 > 0
-    assert L.param_noise_distance.experimental_get_tracing_count() == 1
-    pn = ParamNoise(ParamNoiseSpec(0.2, 0.2))
-    pn.adapt(0.5)
-    assert float(pn.stddev.numpy()) == pytest.approx(0.2 / 1.01)
-    pn.adapt(0.1)
-    assert float(pn.stddev.numpy()) == pytest.approx(0.2)
+    assert pn.distance.experimental_get_tracing_count() == 1
+    pn.stddev.assign(0.0)  # the stddev is read inside the graph, never stale
+    assert float(pn.distance(obs)) == 0.0
+    pn.stddev.assign(0.2)
+    pn.move(0.5)
+    assert pn.current() == pytest.approx(0.2 / 1.01)
+    pn.move(0.1)
+    assert pn.current() == pytest.approx(0.2)
+    d = pn.adapt(obs)  # measure, then move by the measured distance
+    assert pn.current() == pytest.approx(0.2 / 1.01 if d > 0.2 else 0.2 * 1.01)
 
 
 def test_action_noise_fresh_and_ou_reset():

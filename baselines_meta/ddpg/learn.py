@@ -32,11 +32,11 @@ class DDPG:
         self.ctx, self.sch, self.dc = ctx, cfg.schedule, dc
         self.runner = ctx.make_runner("train")
         O, A = self.runner.obs_dim, self.runner.act_dim
-        self.learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast, seed=ctx.env_seed("noise"))
+        self.learner = DDPGLearner(O, A, dc, seed=ctx.env_seed("noise"))
         mpi.sync_from_root(self.learner.sync_variables())
-        self.policy = DDPGPolicy(self.learner, ctx.noise_rng, fast=cfg.fast)
+        self.policy = DDPGPolicy(self.learner, ctx.noise_rng)
         self.buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
-        self.trainer = StudentTrainer(self.learner, ctx.replay_rng, fused=cfg.fast)
+        self.trainer = StudentTrainer(self.learner, ctx.replay_rng)
         self.evaluator = Evaluator(ctx)
         ctx.track_replay(self.buffer)
         self.ref_stats = ReferenceStats(self.learner, self.policy, ctx.replay_rng)

@@ -4,10 +4,10 @@ Compiled entry points (each traced once, fixed input_signature):
   train(batches)         K fused gradient steps, single worker: batch -> losses -> grads -> apply -> target update
   compute_grads(batch)   MPI path, first half: losses and flat gradients (averaged over ranks in numpy)
   apply_grads(ga, gc)    MPI path, second half: Adam updates and the soft target update
-  act_greedy(obs)        deterministic actor for one observation (the plain acting path; see ddpg.policy)
-  act_perturbed(obs)     the parameter-noise rollout actor for one observation (plain path)
-  perturb_rollout_actor  fresh parameter-noise perturbation of the rollout actor
-Acting in the env loop goes through ddpg.policy.DDPGPolicy, a numpy snapshot of these networks.
+  apply_then_grads       MPI path: one step's update and the next step's gradients in one call
+  q_values, actions_of, target_q   batch evaluations for statistics, PopArt and tests
+Acting in the env loop goes through ddpg.policy.DDPGPolicy, a numpy snapshot of these networks (the Keras networks
+are its test reference); parameter noise is in param_noise.
 Math follows baselines `ddpg/ddpg.py` (pre-refactor): actor and critic gradients are both taken at the
 pre-update parameters, then both applied, then the targets move by tau.
 """
@@ -23,8 +23,9 @@ import tf_keras
 from baselines_meta import mpi
 from baselines_meta.config import DDPGConfig
 from baselines_meta.networks import Actor, Critic
-from baselines_meta.noise import ParamNoise, parse_noise_type
+from baselines_meta.noise import parse_noise_type
 from baselines_meta.normalizer import RunningMeanStd, normalize
+from baselines_meta.param_noise import ParamNoise
 from baselines_meta.replay import Batch
 
 
@@ -53,9 +54,8 @@ def make_adam(lr: float) -> tf_keras.optimizers.Adam:
 
 
 class DDPGLearner(tf.Module):
-    def __init__(self, obs_dim: int, act_dim: int, cfg: DDPGConfig, jit_compile: bool = True, seed: int = 0):
-        """jit_compile: XLA-compile the fused multi-step train call (2.5x faster on CPU for 64-64 nets).
-        seed: of the learner's own tf.random.Generator (parameter noise), whose state is checkpointed."""
+    def __init__(self, obs_dim: int, act_dim: int, cfg: DDPGConfig, seed: int = 0):
+        """seed: of the parameter-noise generator (param_noise.ParamNoise), whose state is checkpointed."""
         super().__init__(name="ddpg")
         self.cfg = cfg
         self.obs_dim, self.act_dim = obs_dim, act_dim
@@ -79,37 +79,27 @@ class DDPGLearner(tf.Module):
         self.critic_opt.build(self.critic.trainable_variables)
 
         self.noise_specs = parse_noise_type(cfg.noise_type)
-        specs = self.noise_specs
-        self.param_noise = ParamNoise(specs.param) if specs.param else None
-        if self.param_noise is not None:
-            # The rollout actor (re-perturbed at each episode start) and a scratch copy for measuring distance.
-            self.perturbed_actor = Actor(obs_dim, act_dim, net, name="perturbed_actor")
-            self.adaptive_actor = Actor(obs_dim, act_dim, net, name="adaptive_actor")
+        spec = self.noise_specs.param
+        self.param_noise = ParamNoise(spec, self.actor, obs_dim, act_dim, net, self.norm_obs, seed) if spec else None
 
         self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps")
-        self.tf_rng = tf.random.Generator.from_seed(seed)
         self._a_shapes = [tuple(v.shape) for v in self.actor.trainable_variables]
         self._c_shapes = [tuple(v.shape) for v in self.critic.trainable_variables]
 
         O, A = obs_dim, act_dim
         one = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, 1]), tf.TensorSpec([None, O]), tf.TensorSpec([None, 1])]
         many = [tf.TensorSpec([None] + list(s.shape)) for s in one]
-        self.train = tf.function(self._train_many, input_signature=[Batch(*many)], jit_compile=jit_compile)
+        # XLA: 2.5x faster than plain graph execution on CPU for 64-64 nets
+        self.train = tf.function(self._train_many, input_signature=[Batch(*many)], jit_compile=True)
         self.compute_grads = tf.function(self._compute_grads, input_signature=[Batch(*one)])
         n_a = sum(int(np.prod(s)) for s in self._a_shapes)
         n_c = sum(int(np.prod(s)) for s in self._c_shapes)
         self.apply_grads = tf.function(self._apply_grads, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c])])
         self.apply_then_grads = tf.function(self._apply_then_grads, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c]), Batch(*one)])
         self.n_actor_params, self.n_critic_params = n_a, n_c
-        self.act_greedy = tf.function(self._act_greedy, input_signature=[tf.TensorSpec([O])])
-        self.act_perturbed = tf.function(self._act_perturbed, input_signature=[tf.TensorSpec([O])])
         self.q_values = tf.function(self._q_values, input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
         self.target_q = tf.function(self._target_q, input_signature=[Batch(*one)])
-        self.perturb_rollout_actor = tf.function(self._perturb_rollout_actor, input_signature=[])
-        self.param_noise_distance = tf.function(self._param_noise_distance, input_signature=[tf.TensorSpec([None, O])])
         self.actions_of = tf.function(self._actions_of, input_signature=[tf.TensorSpec([None, O])])
-        if self.param_noise is not None:
-            self.perturb_rollout_actor()
 
     # ------------------------------------------------------------------ helpers (graph code)
     def norm_obs(self, obs):
@@ -199,45 +189,10 @@ class DDPGLearner(tf.Module):
     def _actions_of(self, obs):  # [B, O] -> [B, A], deterministic
         return self.actor(self.norm_obs(obs))
 
-    def _act_greedy(self, obs):  # [O] -> [A]
-        return self.actor(self.norm_obs(obs[None]))[0]
-
-    def _act_perturbed(self, obs):  # [O] -> [A], the parameter-noise rollout actor
-        return self.perturbed_actor(self.norm_obs(obs[None]))[0]
-
     def _q_values(self, obs, actions):  # [B, O], [B, A] -> [B]
         return self._denorm_ret(self.critic(self.norm_obs(obs), actions))[:, 0]
 
-    def _perturb_into(self, dst: Actor):
-        """dst <- actor + N(0, stddev^2) on every weight but LayerNorm's (baselines `get_perturbed_actor_updates`)."""
-        pert = {id(v) for v in self.actor.perturbable_variables()}
-        for s, d in zip(self.actor.variables, dst.variables, strict=True):
-            if id(s) in pert:
-                d.assign(s + self.tf_rng.normal(tf.shape(s)) * self.param_noise.stddev)
-            else:
-                d.assign(s)
-
-    def _perturb_rollout_actor(self):
-        if self.param_noise is not None:
-            self._perturb_into(self.perturbed_actor)
-        return tf.constant(0)
-
-    def _param_noise_distance(self, obs0):  # [B, O] -> scalar: RMS distance of actions, fresh perturbation
-        if self.param_noise is None:
-            return tf.constant(0.0)
-        self._perturb_into(self.adaptive_actor)
-        o = self.norm_obs(obs0)
-        return tf.sqrt(tf.reduce_mean(tf.square(self.actor(o) - self.adaptive_actor(o))))
-
     # ------------------------------------------------------------------ eager wrappers (numpy in, numpy out)
-    def adapt_param_noise(self, obs0: np.ndarray) -> float:
-        """Measure the perturbation's action distance on a batch, average over ranks, adapt the stddev."""
-        if self.param_noise is None:
-            return float("nan")
-        d = float(mpi.allreduce_mean(np.array([self.param_noise_distance(obs0).numpy()], np.float32))[0])
-        self.param_noise.adapt(d)
-        return d
-
     def update_return_stats(self, batch: Batch) -> None:
         """PopArt (baselines): update the return statistics on the batch's targets, then rescale the critics' output
         layers so their denormalised outputs are preserved. Baselines updates the statistics only in its PopArt
@@ -281,8 +236,8 @@ class DDPGLearner(tf.Module):
         out = list(self.actor.variables) + list(self.critic.variables)
         out += list(self.target_actor.variables) + list(self.target_critic.variables)
         if self.param_noise is not None:
-            out += list(self.perturbed_actor.variables) + list(self.adaptive_actor.variables) + [self.param_noise.stddev]
-        out += list(self.actor_opt.variables) + list(self.critic_opt.variables) + [self.train_steps, self.tf_rng.state]
+            out += self.param_noise.state_variables()
+        out += list(self.actor_opt.variables) + list(self.critic_opt.variables) + [self.train_steps]
         return out
 
     def get_state(self) -> dict:

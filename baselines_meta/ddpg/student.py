@@ -17,14 +17,15 @@ from baselines_meta.replay import Batch, ReplayBuffer
 class StudentTrainer:
     """Eager wrapper around the learner's compiled steps: sampling, param-noise adaptation, MPI averaging.
 
-    A single worker runs each chunk of steps as one fused compiled call; several workers (or PopArt, which updates
-    the return statistics between steps) take one step at a time with Allreduce'd gradients.
+    One training path per mode: a single worker runs each chunk of steps as one fused XLA call; several workers take
+    the pipelined MPI path (one compiled call and one Allreduce of the gradients per step). PopArt takes one step at a
+    time for one reason: it updates the return statistics and rescales the critics between steps, in eager code.
     """
 
-    def __init__(self, learner: DDPGLearner, rng: np.random.Generator, fused: bool = True):
+    def __init__(self, learner: DDPGLearner, rng: np.random.Generator):
         self.learner = learner
         self.rng = rng
-        self.fused = fused and mpi.size() == 1 and not learner.cfg.popart
+        self.fused = mpi.size() == 1 and not learner.cfg.popart
 
     def train(self, buffer: ReplayBuffer, n_steps: int) -> list[TrainResult]:
         L, cfg = self.learner, self.learner.cfg
@@ -35,7 +36,7 @@ class StudentTrainer:
             k = min(interval, n_steps - start)
             dist = None
             if L.param_noise is not None and len(buffer) >= bs:
-                dist = L.adapt_param_noise(buffer.sample(self.rng, bs).obs0)
+                dist = L.param_noise.adapt(buffer.sample(self.rng, bs).obs0)
             if self.fused:
                 losses = L.train(buffer.sample(self.rng, bs, k))
                 out.append(TrainResult(float(losses.critic), float(losses.actor), dist))

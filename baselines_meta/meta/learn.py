@@ -102,16 +102,16 @@ def build(ctx: RunContext) -> MetaParts:
     runner_pi = ctx.make_runner("pi", monitor_tag="pi")
     runner1 = ctx.make_runner("d1", monitor_tag="d1")
     O, A = runner0.obs_dim, runner0.act_dim
-    learner = DDPGLearner(O, A, dc, jit_compile=cfg.fast, seed=ctx.env_seed("noise"))
-    teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor, jit_compile=cfg.fast)
+    learner = DDPGLearner(O, A, dc, seed=ctx.env_seed("noise"))
+    teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor)
     mpi.sync_from_root(learner.sync_variables() + teacher.sync_variables())
-    student = DDPGPolicy(learner, ctx.noise_rng, fast=cfg.fast)
+    student = DDPGPolicy(learner, ctx.noise_rng)
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
     ctx.track_replay(buffer)
     return MetaParts(
-        learner, teacher, student, TeacherPolicy(teacher, ctx.teacher_rng, fast=cfg.fast), runner0, runner_pi, runner1,
+        learner, teacher, student, TeacherPolicy(teacher, ctx.teacher_rng), runner0, runner_pi, runner1,
         buffer, ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal),
-        StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast), Evaluator(ctx), ReferenceStats(learner, student, ctx.replay_rng),
+        StudentTrainer(learner, ctx.replay_rng), Evaluator(ctx), ReferenceStats(learner, student, ctx.replay_rng),
         meta_reward.MetaRewardShaper(sch.meta_reward_norm, sch.nb_epoch_cycles, sch.meta_reward_placebo, ctx.meta_rng),
         TeacherDiagnostics(teacher))
 

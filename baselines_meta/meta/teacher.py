@@ -39,7 +39,7 @@ class TeacherLearner(tf.Module):
     """Owns the teacher's parameters and optimizer; reads (never writes) the student's observation statistics."""
 
     def __init__(self, obs_dim: int, act_dim: int, cfg: TeacherConfig, obs_rms: Optional[RunningMeanStd],
-                 obs_clip: float, actor: Optional[Actor] = None, jit_compile: bool = True):
+                 obs_clip: float, actor: Optional[Actor] = None):
         super().__init__(name="teacher_learner")
         self.cfg = cfg
         self.obs_rms, self.obs_clip = obs_rms, obs_clip
@@ -50,13 +50,12 @@ class TeacherLearner(tf.Module):
         self._shapes = [tuple(v.shape) for v in self.net.own_variables()]
         O, A = obs_dim, act_dim
         sig = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([])]
-        self.update = tf.function(self._update, input_signature=sig + [tf.TensorSpec([], tf.int32)], jit_compile=jit_compile)
+        self.update = tf.function(self._update, input_signature=sig + [tf.TensorSpec([], tf.int32)], jit_compile=True)
         self.compute_grads = tf.function(self._compute_grads, input_signature=sig + [tf.TensorSpec([None])])
         n = sum(int(np.prod(s)) for s in self._shapes)
         self.apply_grads = tf.function(self._apply_grads, input_signature=[tf.TensorSpec([n])])
         self.log_prob = tf.function(self._log_prob, input_signature=sig[:2])
         self.stats = tf.function(self._stats, input_signature=sig)
-        self.mean_and_log_std = tf.function(self._mean_and_log_std, input_signature=[tf.TensorSpec([O])])
 
     def _log_prob(self, obs, actions):  # [T, O], [T, A] -> [T]
         return self.net.distribution(normalize(obs, self.obs_rms, self.obs_clip)).log_prob(actions)
@@ -110,10 +109,6 @@ class TeacherLearner(tf.Module):
         self._apply(out)
         return self.teacher_steps
 
-    def _mean_and_log_std(self, obs):  # [O] -> [A], [A]: the plain acting path
-        mean, log_std = self.net.mean_and_log_std(normalize(obs[None], self.obs_rms, self.obs_clip))
-        return mean[0], log_std[0]
-
     def _stats(self, obs, actions, meta_reward) -> TeacherStats:
         nobs = normalize(obs, self.obs_rms, self.obs_clip)
         mean, log_std = self.net.mean_and_log_std(nobs)
@@ -155,9 +150,8 @@ class TeacherPolicy:
     Returns the raw Gaussian sample; the env runner clips it to the unit box for execution.
     """
 
-    def __init__(self, tl: TeacherLearner, rng: np.random.Generator, fast: bool = True):
+    def __init__(self, tl: TeacherLearner, rng: np.random.Generator):
         self.tl = tl
-        self.fast = fast
         self.rng = rng
         net = tl.net
         self.norm = NumpyNormalizer(tl.obs_rms, tl.obs_clip)
@@ -173,9 +167,6 @@ class TeacherPolicy:
         self.log_std_head.refresh()
 
     def mean_and_log_std(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if not self.fast:
-            m, ls = self.tl.mean_and_log_std(obs)
-            return m.numpy(), ls.numpy()
         nobs = self.norm(obs)
         raw = self.log_std_head(self.log_std_trunk(nobs))
         return self.mean(nobs), self.lo + 0.5 * (self.hi - self.lo) * (raw + 1.0)
