@@ -52,7 +52,7 @@ class ParamNoise(tf.Module):
         self.stddev = tf.Variable(np.float32(spec.initial_stddev), trainable=False, name="stddev")
         self.adaptive_actor = Actor(obs_dim, act_dim, net, name="adaptive_actor")  # scratch copy for the distance
         self.tf_rng = tf.random.Generator.from_seed(seed)
-        self.distance = tf.function(self._distance, input_signature=[tf.TensorSpec([None, obs_dim])])
+        self.distance = tf.function(self._distance, autograph=False, input_signature=[tf.TensorSpec([None, obs_dim])])
 
     def _distance(self, obs0):  # [B, O] -> scalar: RMS distance of the actions, a fresh perturbation each call
         pert = {id(v) for v in self.actor.perturbable_variables()}

@@ -90,16 +90,16 @@ class DDPGLearner(tf.Module):
         one = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, 1]), tf.TensorSpec([None, O]), tf.TensorSpec([None, 1])]
         many = [tf.TensorSpec([None] + list(s.shape)) for s in one]
         # XLA: 2.5x faster than plain graph execution on CPU for 64-64 nets
-        self.train = tf.function(self._train_many, input_signature=[Batch(*many)], jit_compile=True)
-        self.compute_grads = tf.function(self._compute_grads, input_signature=[Batch(*one)])
+        self.train = tf.function(self._train_many, autograph=False, input_signature=[Batch(*many)], jit_compile=True)
+        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=[Batch(*one)])
         n_a = sum(int(np.prod(s)) for s in self._a_shapes)
         n_c = sum(int(np.prod(s)) for s in self._c_shapes)
-        self.apply_grads = tf.function(self._apply_grads, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c])])
-        self.apply_then_grads = tf.function(self._apply_then_grads, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c]), Batch(*one)])
+        self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c])])
+        self.apply_then_grads = tf.function(self._apply_then_grads, autograph=False, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c]), Batch(*one)])
         self.n_actor_params, self.n_critic_params = n_a, n_c
-        self.q_values = tf.function(self._q_values, input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
-        self.target_q = tf.function(self._target_q, input_signature=[Batch(*one)])
-        self.actions_of = tf.function(self._actions_of, input_signature=[tf.TensorSpec([None, O])])
+        self.q_values = tf.function(self._q_values, autograph=False, input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
+        self.target_q = tf.function(self._target_q, autograph=False, input_signature=[Batch(*one)])
+        self.actions_of = tf.function(self._actions_of, autograph=False, input_signature=[tf.TensorSpec([None, O])])
 
     # ------------------------------------------------------------------ helpers (graph code)
     def norm_obs(self, obs):
@@ -154,12 +154,15 @@ class DDPGLearner(tf.Module):
     def _train_many(self, batches: Batch) -> Losses:
         """K gradient steps on batches [K, B, ...] in one call; returns the mean losses."""
         k = tf.shape(batches.obs0)[0]
-        cl, al = tf.constant(0.0), tf.constant(0.0)
-        for i in tf.range(k):
+
+        def step(i, al, cl):
             losses, ga, gc = self._losses_and_grads(Batch(*[x[i] for x in batches]))
             self._apply(ga, gc)
-            cl += losses.critic
-            al += losses.actor
+            return i + 1, al + losses.actor, cl + losses.critic
+
+        # (an explicit loop, without autograph's 3 s of conversion; XLA's float rounding depends on the loop
+        # variables' order, kept as the autograph loop had them)
+        _, al, cl = tf.while_loop(lambda i, al, cl: i < k, step, (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
         kf = tf.cast(k, tf.float32)
         return Losses(cl / kf, al / kf)
 

@@ -50,12 +50,12 @@ class TeacherLearner(tf.Module):
         self._shapes = [tuple(v.shape) for v in self.net.own_variables()]
         O, A = obs_dim, act_dim
         sig = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([])]
-        self.update = tf.function(self._update, input_signature=sig + [tf.TensorSpec([], tf.int32)], jit_compile=True)
-        self.compute_grads = tf.function(self._compute_grads, input_signature=sig + [tf.TensorSpec([None])])
+        self.update = tf.function(self._update, autograph=False, input_signature=sig + [tf.TensorSpec([], tf.int32)], jit_compile=True)
+        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=sig + [tf.TensorSpec([None])])
         n = sum(int(np.prod(s)) for s in self._shapes)
-        self.apply_grads = tf.function(self._apply_grads, input_signature=[tf.TensorSpec([n])])
-        self.log_prob = tf.function(self._log_prob, input_signature=sig[:2])
-        self.stats = tf.function(self._stats, input_signature=sig)
+        self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=[tf.TensorSpec([n])])
+        self.log_prob = tf.function(self._log_prob, autograph=False, input_signature=sig[:2])
+        self.stats = tf.function(self._stats, autograph=False, input_signature=sig)
 
     def _log_prob(self, obs, actions):  # [T, O], [T, A] -> [T]
         return self.net.distribution(normalize(obs, self.obs_rms, self.obs_clip)).log_prob(actions)
@@ -87,13 +87,14 @@ class TeacherLearner(tf.Module):
 
     def _update(self, obs, actions, meta_reward, n_steps):
         """n_steps gradient steps on one D0 with one meta reward (single worker); returns the first loss."""
-        first = tf.constant(0.0)
         logp_old = tf.stop_gradient(self._log_prob(obs, actions))
-        for i in tf.range(n_steps):
+
+        def step(i, first):
             loss, grads = self._grads(obs, actions, meta_reward, logp_old)
             self._apply(grads)
-            if i == 0:
-                first = loss
+            return i + 1, tf.where(tf.equal(i, 0), loss, first)
+
+        _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
         return first
 
     def _compute_grads(self, obs, actions, meta_reward, logp_old):
