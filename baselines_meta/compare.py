@@ -48,8 +48,7 @@ def command(job: Job, a, extra: list[str]) -> list[str]:
     else:
         args = ["--alg", job.alg, "--env", job.env, "--seed", str(job.seed), "--log_path", job.dir, "--overwrite",
                 "--log_formats", "csv,log", "--no-progress_bar", "--eval_interval", str(a.eval_interval),
-                "--eval_episodes", str(a.eval_episodes), "--save_interval", str(a.save_interval),
-                "--tf_threads", "1", *extra]
+                "--eval_episodes", str(a.eval_episodes), "--save_interval", str(a.save_interval), *extra]
     if a.np > 1:
         return [os.path.join(os.path.dirname(sys.executable), "mpiexec"), "-n", str(a.np)] + base + args
     return base + args

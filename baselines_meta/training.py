@@ -55,7 +55,7 @@ def configure_tf(cfg: RunConfig, seed: int) -> None:
     """Per-rank TF seed; one TF thread per rank under MPI (baselines `U.single_threaded_session`)."""
     import tensorflow as tf
 
-    threads = cfg.tf_threads or (1 if mpi.size() > 1 else 0)
+    threads = cfg.tf_threads
     if threads:
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -5,6 +5,7 @@ Compiled entry points (each traced once, fixed input_signature):
   compute_grads(batch)   MPI path, first half: losses and flat gradients (averaged over ranks in numpy)
   apply_grads(ga, gc)    MPI path, second half: Adam updates and the soft target update
   apply_then_grads       MPI path: one step's update and the next step's gradients in one call
+  actor_q(obs)           Q(s, mu(s)) of the clean actor on a batch (rollout/Q_mean, eval/Q)
   q_values, actions_of, target_q   batch evaluations for statistics, PopArt and tests
 Acting in the env loop goes through ddpg.policy.DDPGPolicy, a numpy snapshot of these networks (the Keras networks
 are its test reference); parameter noise is in param_noise.
@@ -100,6 +101,7 @@ class DDPGLearner(tf.Module):
         self.q_values = tf.function(self._q_values, autograph=False, input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
         self.target_q = tf.function(self._target_q, autograph=False, input_signature=[Batch(*one)])
         self.actions_of = tf.function(self._actions_of, autograph=False, input_signature=[tf.TensorSpec([None, O])])
+        self.actor_q = tf.function(self._actor_q, autograph=False, input_signature=[tf.TensorSpec([None, O])])
 
     # ------------------------------------------------------------------ helpers (graph code)
     def norm_obs(self, obs):
@@ -194,6 +196,9 @@ class DDPGLearner(tf.Module):
 
     def _q_values(self, obs, actions):  # [B, O], [B, A] -> [B]
         return self._denorm_ret(self.critic(self.norm_obs(obs), actions))[:, 0]
+
+    def _actor_q(self, obs):  # [B, O] -> [B]: Q(s, mu(s)) of the clean actor, one call
+        return self._q_values(obs, self._actions_of(obs))
 
     # ------------------------------------------------------------------ eager wrappers (numpy in, numpy out)
     def update_return_stats(self, batch: Batch) -> None:

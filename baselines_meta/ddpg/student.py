@@ -105,4 +105,4 @@ class ReferenceStats:
 
 def actor_q(learner: DDPGLearner, obs: np.ndarray) -> np.ndarray:
     """Q(s, mu(s)) of the clean actor, [N]: baselines' rollout/Q_mean and eval/Q (`critic_with_actor_tf`)."""
-    return learner.q_values(obs, learner.actions_of(obs)).numpy()
+    return learner.actor_q(obs).numpy()
