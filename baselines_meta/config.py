@@ -122,6 +122,9 @@ class RunConfig:
     sync_check_interval: int = opt(1, "epochs between MPI weight-equality checks (0: never)", min=0)
     deterministic_ops: bool = opt(True, "TF op determinism (seeded runs repeat exactly)")
     save_interval: Optional[int] = opt(None, "env steps per worker between checkpoints (default: every epoch)", min=1)
+    record_states: bool = opt(False, "keep the observations of the first and last 50 episodes of the exploring "
+                                     "rollouts (ddpg; meta: the teacher's D0 and the student's R_pi rollouts) in "
+                                     "states.npz (rank 0), for state-visitation plots")
     tf_threads: int = opt(1, "TF threads per worker (0: TF's default, all cores); the 64-64 networks' steps are "
                              "faster on one thread", min=0)
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)

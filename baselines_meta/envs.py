@@ -2,6 +2,7 @@
 baselines-format monitor files. Terminated and truncated are kept apart throughout."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import difflib
 import json
@@ -108,11 +109,54 @@ class Rollout(NamedTuple):
 ActFn = Callable[[np.ndarray], np.ndarray]  # [O] float32 -> [A] (unit box, may exceed it before clipping)
 
 
+class StateRecorder:
+    """The observations of a rollout stream's first and last `n` episodes (`--record_states`, for state-visitation
+    density plots such as the paper's Figure 4). An episode ends at termination, truncation or a restart."""
+
+    def __init__(self, n: int = 50):
+        self.n = n
+        self.count = 0  # episodes finished
+        self.first: list[np.ndarray] = []
+        self.last: collections.deque = collections.deque(maxlen=n)
+        self.current: list[np.ndarray] = []
+
+    def add(self, obs: np.ndarray) -> None:
+        self.current.append(obs)
+
+    def end_episode(self) -> None:
+        if not self.current:
+            return
+        ep = np.stack(self.current)
+        self.current = []
+        if len(self.first) < self.n:
+            self.first.append(ep)
+        self.last.append((self.count, ep))
+        self.count += 1
+
+    def arrays(self, name: str) -> dict:
+        """{name}_first_obs / _first_episode and {name}_last_obs / _last_episode: the states stacked [N, O] and the
+        index of the episode each came from."""
+        out = {}
+        for part, eps in (("first", list(enumerate(self.first))), ("last", list(self.last))):
+            obs = [e for _, e in eps]
+            out[f"{name}_{part}_obs"] = np.concatenate(obs) if obs else np.zeros((0, 0), np.float32)
+            out[f"{name}_{part}_episode"] = np.concatenate([np.full(len(e), i) for i, e in eps]) if eps else np.zeros(0, int)
+        return out
+
+    def get_state(self) -> dict:
+        return {"count": self.count, "first": list(self.first), "last": list(self.last), "current": list(self.current)}
+
+    def set_state(self, st: dict) -> None:
+        self.count, self.first, self.current = st["count"], list(st["first"]), list(st["current"])
+        self.last = collections.deque(st["last"], maxlen=self.n)
+
+
 class EnvRunner:
     """Steps one env for n steps at a time; the episode in progress continues across calls."""
 
-    def __init__(self, env, seed: int, monitor: Optional[Monitor] = None):
+    def __init__(self, env, seed: int, monitor: Optional[Monitor] = None, recorder: Optional[StateRecorder] = None):
         self.env = env
+        self.recorder = recorder
         self.scaler = ActionScaler(env.action_space.low, env.action_space.high)
         self.monitor = monitor
         env.action_space.seed(seed)
@@ -128,6 +172,8 @@ class EnvRunner:
         obs, _ = self.env.reset(seed=int(seed))
         self.obs = np.asarray(obs, np.float32)
         self.ep_return, self.ep_length = 0.0, 0
+        if self.recorder is not None:
+            self.recorder.end_episode()
 
     def run(self, n: int, act: ActFn, on_episode_end: Optional[Callable[[], None]] = None,
             start_seed: Optional[int] = None) -> Rollout:
@@ -145,8 +191,11 @@ class EnvRunner:
         term = np.zeros(n, np.bool_)
         trunc = np.zeros(n, np.bool_)
         rets, lens = [], []
+        rec = self.recorder
         for t in range(n):
             obs0[t] = self.obs
+            if rec is not None:
+                rec.add(self.obs)
             raw[t] = act(self.obs)
             a = np.minimum(np.maximum(raw[t], -1.0), 1.0)  # np.clip's wrapper is slow per step
             o1, r, te, tr, _ = self.env.step(self.scaler(a))
@@ -160,6 +209,8 @@ class EnvRunner:
                 lens.append(self.ep_length)
                 if self.monitor is not None:
                     self.monitor.episode(self.ep_return, self.ep_length)
+                if rec is not None:
+                    rec.end_episode()
                 self.ep_return, self.ep_length = 0.0, 0
                 if next_seed is None:
                     o1, _ = self.env.reset()
@@ -172,12 +223,15 @@ class EnvRunner:
         return Rollout(obs0, np.clip(raw, -1.0, 1.0), rewards, obs1, term, trunc, raw, rets, lens)
 
     def get_state(self) -> dict:
-        return {"env": get_env_state(self.env), "obs": self.obs.copy(), "ep_return": self.ep_return, "ep_length": self.ep_length}
+        return {"env": get_env_state(self.env), "obs": self.obs.copy(), "ep_return": self.ep_return, "ep_length": self.ep_length,
+                "recorder": self.recorder.get_state() if self.recorder is not None else None}
 
     def set_state(self, st: dict) -> None:
         set_env_state(self.env, st["env"])
         self.obs = st["obs"].copy()
         self.ep_return, self.ep_length = st["ep_return"], st["ep_length"]
+        if self.recorder is not None and st.get("recorder") is not None:
+            self.recorder.set_state(st["recorder"])
 
 
 def evaluate(env, scaler: ActionScaler, act: ActFn, n_episodes: int, visited: Optional[list] = None) -> list[float]:

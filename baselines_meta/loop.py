@@ -112,6 +112,7 @@ def run(ctx: RunContext, algo: Algorithm, fresh_extra: Callable[[], dict] = dict
         bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
         n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
         epoch_t0 = _finish_cycle(ctx, loop, n_cycles, epoch_t0, algo, lambda: snapshot(parts, loop))
+    ctx.write_states()
     return loop
 
 

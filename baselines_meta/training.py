@@ -18,7 +18,7 @@ import numpy as np
 from baselines_meta import faults, mpi
 from baselines_meta.checkpoint import Checkpointer
 from baselines_meta.config import RunConfig
-from baselines_meta.envs import EnvRunner, Monitor, make_env, monitor_path
+from baselines_meta.envs import EnvRunner, Monitor, StateRecorder, make_env, monitor_path
 from baselines_meta.faults import WriteError
 from baselines_meta.logger import Logger, NullLogger, parse_formats
 from baselines_meta.rundir import (LOG_FILES, RunDirError, clear_run_files, default_log_dir, git_commit, logged_rows,
@@ -115,6 +115,7 @@ class RunContext:
         self.meta_rng = np.random.default_rng(self._seq["meta"])  # reset seeds of R_pi rollouts, placebo signs
         configure_tf(cfg, self.seed)
         self.monitors: list[Monitor] = []
+        self.recorders: dict[str, StateRecorder] = {}  # --record_states, by stream name
         self.t_start = time.time()  # total/duration counts from here
         self.stop_signal: Optional[int] = None
         self._old_handlers: dict = {}
@@ -243,12 +244,28 @@ class RunContext:
     def env_seed(self, purpose: str) -> int:
         return int(self._seq[purpose].generate_state(1)[0])
 
-    def make_runner(self, purpose: str, monitor_tag: str = "") -> EnvRunner:
+    def make_runner(self, purpose: str, monitor_tag: str = "", record: Optional[str] = None) -> EnvRunner:
+        """An env runner with its monitor; `record`: the stream's name in states.npz (with --record_states)."""
         env = make_env(self.cfg.env_id)
         path = monitor_path(self.log_dir, self.rank, monitor_tag)
         mon = Monitor(path, self.cfg.env_id, truncate_to=self.resume_size(path))
         self.monitors.append(mon)
-        return EnvRunner(env, self.env_seed(purpose), monitor=mon)
+        rec = None
+        if record is not None and self.cfg.record_states:
+            rec = self.recorders[record] = StateRecorder()
+        return EnvRunner(env, self.env_seed(purpose), monitor=mon, recorder=rec)
+
+    def write_states(self) -> None:
+        """states.npz of the recorded streams (rank 0; the episode in progress is left out)."""
+        if not self.recorders or self.rank != 0:
+            return
+        out = {}
+        for name, rec in self.recorders.items():
+            out.update(rec.arrays(name))
+        path = os.path.join(self.log_dir, "states.npz")
+        with faults.writing(path, tmp=path + ".tmp.npz"):
+            np.savez_compressed(path + ".tmp.npz", **out)
+            os.replace(path + ".tmp.npz", path)
 
     def _write_config(self) -> None:
         d = self.cfg.to_dict()

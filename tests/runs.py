@@ -58,6 +58,13 @@ def assert_same_run(a, b, rank=0):
         assert (key in sa) == (key in sb)
         for x, y in zip(sa.get(key, {"vars": []})["vars"], sb.get(key, {"vars": []})["vars"], strict=True):
             np.testing.assert_array_equal(x, y)
+    sta, stb = os.path.join(a, "states.npz"), os.path.join(b, "states.npz")
+    assert os.path.exists(sta) == os.path.exists(stb)
+    if os.path.exists(sta):  # --record_states
+        za, zb = np.load(sta), np.load(stb)
+        assert sorted(za.files) == sorted(zb.files)
+        for k in za.files:
+            np.testing.assert_array_equal(za[k], zb[k])
     ra, rb = restored_replay(a, rank, sa), restored_replay(b, rank, sb)
     assert ra.total == rb.total == ha["steps"]
     for k in ra.FIELDS:

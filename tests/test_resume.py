@@ -43,7 +43,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
 
 def test_sigterm_checkpoints_and_meta_resumes(tmp_path):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    args = ["--alg", "meta", "--num_timesteps", "8000", "--nb_epoch_cycles", "3", *BASE[2:]]
+    args = ["--alg", "meta", "--num_timesteps", "8000", "--nb_epoch_cycles", "3", "--record_states", *BASE[2:]]
     args = ["--env", "Pendulum-v1"] + args
     assert cli(*args, "--log_path", a).returncode == 0
     p = start(*args, "--log_path", b, env=fault("saved:2:term"))  # SIGTERM right after the second checkpoint
@@ -53,7 +53,13 @@ def test_sigterm_checkpoints_and_meta_resumes(tmp_path):
     r = cli("--resume", "--log_path", b)
     assert r.returncode == 0, r.stderr[-2000:]
     assert final_state(b)[0]["steps"] == 8000
-    assert_same_run(a, b)
+    assert_same_run(a, b)  # states.npz included
+    z = np.load(os.path.join(b, "states.npz"))
+    # 16 cycles of 500 steps: D0 takes 100 a cycle, 8 teacher episodes of 200; the student's R_pi rollout 200 from
+    # a fresh reset, 16 episodes (fewer than 50: first and last hold them all)
+    for name, n_eps in (("teacher", 8), ("student", 16)):
+        assert z[f"{name}_first_obs"].shape == z[f"{name}_last_obs"].shape == (200 * n_eps, 3)
+        np.testing.assert_array_equal(z[f"{name}_first_episode"], np.repeat(np.arange(n_eps), 200))
     # resuming a finished run changes nothing
     before = open(os.path.join(b, "progress.csv")).read()
     assert cli("--resume", "--log_path", b).returncode == 0

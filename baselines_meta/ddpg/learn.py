@@ -30,7 +30,7 @@ class DDPG:
     def __init__(self, ctx: RunContext):
         cfg, dc = ctx.cfg, ctx.cfg.ddpg
         self.ctx, self.sch, self.dc = ctx, cfg.schedule, dc
-        self.runner = ctx.make_runner("train")
+        self.runner = ctx.make_runner("train", record="explore")
         O, A = self.runner.obs_dim, self.runner.act_dim
         self.learner = DDPGLearner(O, A, dc, seed=ctx.env_seed("noise"))
         mpi.sync_from_root(self.learner.sync_variables())

@@ -98,8 +98,8 @@ class MetaParts(NamedTuple):
 def build(ctx: RunContext) -> MetaParts:
     cfg, sch = ctx.cfg, ctx.cfg.schedule
     dc = dataclasses.replace(cfg.ddpg, noise_type="none")  # the teacher replaces the noise process
-    runner0 = ctx.make_runner("train")
-    runner_pi = ctx.make_runner("pi", monitor_tag="pi")
+    runner0 = ctx.make_runner("train", record="teacher")
+    runner_pi = ctx.make_runner("pi", monitor_tag="pi", record="student")
     runner1 = ctx.make_runner("d1", monitor_tag="d1")
     O, A = runner0.obs_dim, runner0.act_dim
     learner = DDPGLearner(O, A, dc, seed=ctx.env_seed("noise"))
