@@ -90,6 +90,11 @@ class Training(NamedTuple):
     whole: float  # env steps/s of the whole run: steps / total/duration of the last row
 
 
+def training_child(env_id: str, alg: str, epochs: int, **schedule) -> Training:
+    """bench_training in a fresh process, as a user's run: its own TF set-up (one thread) and XLA compilation."""
+    return Training(**_child(["--child-training", env_id, alg, str(epochs), json.dumps(schedule)]))
+
+
 def bench_training(env_id: str, alg: str, epochs: int, **schedule) -> Training:
     """A run of `epochs` epochs after a warm-up epoch (or schedule['num_timesteps'] steps), evaluation off."""
     import csv
@@ -200,11 +205,11 @@ def run_env(env_id: str, a) -> dict:
     row("acting: deterministic actor", [acting["actor"]])
     row("acting: teacher sampling", [acting["teacher"]])
     for alg in ("ddpg", "meta"):
-        t = bench_training(env_id, alg, a.epochs)
+        t = training_child(env_id, alg, a.epochs)
         row(f"training: {alg} (paper schedule)", t.steady)
         row(f"training: {alg} (paper schedule), whole run", [t.whole])
     if a.sb3_steps:
-        t = bench_training(env_id, "ddpg", 0, num_timesteps=a.sb3_steps, nb_rollout_steps=100, nb_train_steps=50,
+        t = training_child(env_id, "ddpg", 0, num_timesteps=a.sb3_steps, nb_rollout_steps=100, nb_train_steps=50,
                            noise_type="normal_0.2")
         row("training: ddpg (baselines schedule)", t.steady)
         row(f"training: ddpg (baselines schedule), whole run of {a.sb3_steps:,} steps", [t.whole])
@@ -256,7 +261,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="results/bench", help="directory for <env>.json and <env>.md")
     p.add_argument("--child-memory", help=argparse.SUPPRESS)
     p.add_argument("--child-mpi", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--child-training", nargs=4, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.child_training:
+        env_id, alg, epochs, schedule = a.child_training
+        print(json.dumps(bench_training(env_id, alg, int(epochs), **json.loads(schedule))._asdict()))
+        return 0
     if a.child_memory:
         print(json.dumps(memory_probe(a.child_memory)))
         return 0
