@@ -2,6 +2,7 @@
 
 Compiled entry points (each traced once, fixed input_signature):
   train(batches)         K fused gradient steps, single worker: batch -> losses -> grads -> apply -> target update
+  train_union(batches)   K fused gradient steps on the union of N ranks' batches [K, N, B, ...] (MPI batch exchange)
   compute_grads(batch)   MPI path, first half: losses and flat gradients (averaged over ranks in numpy)
   apply_grads(ga, gc)    MPI path, second half: Adam updates and the soft target update
   act_greedy(obs)        deterministic actor for one observation (the plain acting path; see ddpg.policy)
@@ -95,6 +96,8 @@ class DDPGLearner(tf.Module):
         one = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, 1]), tf.TensorSpec([None, O]), tf.TensorSpec([None, 1])]
         many = [tf.TensorSpec([None] + list(s.shape)) for s in one]
         self.train = tf.function(self._train_many, input_signature=[Batch(*many)], jit_compile=jit_compile)
+        union = [tf.TensorSpec([None, None] + list(s.shape)) for s in one]
+        self.train_union = tf.function(self._train_union, input_signature=[Batch(*union)], jit_compile=jit_compile)
         self.compute_grads = tf.function(self._compute_grads, input_signature=[Batch(*one)])
         n_a = sum(int(np.prod(s)) for s in self._a_shapes)
         n_c = sum(int(np.prod(s)) for s in self._c_shapes)
@@ -170,6 +173,32 @@ class DDPGLearner(tf.Module):
             self._apply(ga, gc)
             cl += losses.critic
             al += losses.actor
+        kf = tf.cast(k, tf.float32)
+        return Losses(cl / kf, al / kf)
+
+    def _train_union(self, batches: Batch) -> Losses:
+        """K gradient steps, each on the union of N ranks' batches [K, N, B, ...] (all ranks run this same call).
+
+        Baselines averages the N ranks' gradients of their mean losses over equal-size batches: that is the gradient of
+        the mean loss over the union of the batches (the L2 term is the same on every rank, added once), so one pass
+        over the N*B rows gives it. With clip_norm baselines clips each rank's gradient before averaging, which the
+        union's gradient cannot express: then each rank's slice gets its own gradient, clipped, and the N are
+        averaged (sum, then divide by N, as the Allreduce path). Returns the mean losses (= the mean over ranks)."""
+        if self.cfg.clip_norm is None:
+            return self._train_many(Batch(*[tf.reshape(x, [tf.shape(x)[0], -1, x.shape[-1]]) for x in batches]))
+        k, n = tf.shape(batches.obs0)[0], tf.shape(batches.obs0)[1]
+        nf = tf.cast(n, tf.float32)
+        cl, al = tf.constant(0.0), tf.constant(0.0)
+        for i in tf.range(k):
+            ga_sum = [tf.zeros_like(v) for v in self.actor.trainable_variables]
+            gc_sum = [tf.zeros_like(v) for v in self.critic.trainable_variables]
+            for r in tf.range(n):
+                losses, ga, gc = self._losses_and_grads(Batch(*[x[i, r] for x in batches]))
+                ga_sum = [s + g for s, g in zip(ga_sum, ga, strict=True)]
+                gc_sum = [s + g for s, g in zip(gc_sum, gc, strict=True)]
+                cl += losses.critic / nf
+                al += losses.actor / nf
+            self._apply([g / nf for g in ga_sum], [g / nf for g in gc_sum])
         kf = tf.cast(k, tf.float32)
         return Losses(cl / kf, al / kf)
 
