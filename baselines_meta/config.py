@@ -125,6 +125,12 @@ class RunConfig:
     tf_threads: int = opt(0, "TF threads (0: TF's default for one worker, 1 under MPI)", min=0)
     fast: bool = opt(True, "numpy acting and fused XLA train steps; --no-fast: one compiled TF call per env step and "
                            "per train step")
+    # The two give the same updates (to float rounding, tested); which is faster depends on N (baselines_meta.exchange)
+    mpi_exchange: Literal["auto", "batches", "grads"] = opt(
+        "auto", "how MPI ranks combine their updates: batches: one Allgather of every rank's minibatches per group of "
+                "gradient steps, then every rank runs the same fused steps on their union; grads: an Allreduce of "
+                "the gradients at every step; auto: the faster by the cost model fitted here (results/bench/"
+                "mpi_scaling.md)")
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
