@@ -204,7 +204,8 @@ def run_env(env_id: str, a) -> dict:
             multi = _child(["--child-mpi", env_id, alg, str(a.epochs)], mpi_np=a.mpi)["fps"]
             res["rows"].append({**figures(f"training: {alg}, {a.mpi} ranks (all workers)", multi, raw, a.epochs),
                                 "speedup_vs_1_rank": multi / one})
-        res["per_rank"] = bench_mpi.per_rank_rows(env_id, a.mpi, a.whole_steps, baseline_code=a.baseline_code)
+        res["per_rank"] = bench_mpi.per_rank_rows(env_id, a.mpi, a.whole_steps, baseline_code=a.baseline_code,
+                                                  reps=a.whole_reps)
         res["whole_steps"] = a.whole_steps
     res["memory"] = _child(["--child-memory", env_id])
     res["peak_rss_mb_this_process"] = peak_rss_mb()
@@ -246,6 +247,8 @@ def main(argv=None) -> int:
     p.add_argument("--plain", action="store_true", help="also measure training without the fast paths")
     p.add_argument("--whole_steps", type=int, default=40_000, help="with --mpi: env steps per worker of the whole runs "
                    "that give the per-rank throughput against one worker pinned to one core")
+    p.add_argument("--whole_reps", type=int, default=1, help="with --mpi: runs of each whole-run configuration "
+                   "(medians reported)")
     p.add_argument("--baseline_code", help="with --mpi: also measure the per-rank rows with the code of this checkout "
                    "(e.g. a worktree of an earlier commit)")
     p.add_argument("--scaling", action="store_true", help="only measure and fit the MPI cost model (fused step costs, "

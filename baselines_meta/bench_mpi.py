@@ -29,30 +29,45 @@ NS = (2, 4, 8, 16, 32, 64)  # ranks the scaling table predicts
 NETWORK = {"alpha_s": 50e-6, "beta_s_per_byte": 1 / 1.25e9, "what": "assumed 10 GbE TCP: 50 us latency, 1.25 GB/s"}
 
 
-def whole_run(alg: str, env_id: str, steps: int, n_ranks: int = 1, pin: str | None = None, args: tuple = (),
-              root: str = ROOT) -> dict:
-    """One run in a child process (the code under `root`); per-rank env steps/s over the whole run and in steady
-    state, and the line the run logged about its MPI exchange (if any)."""
-    with tempfile.TemporaryDirectory() as d:
-        log = os.path.join(d, "run")
-        cmd = [sys.executable, "-m", "baselines_meta.run", "--alg", alg, "--env", env_id, "--num_timesteps", str(steps),
-               "--eval_episodes", "0", "--log_formats", "csv,log", "--no-progress_bar", "--seed", "0", *args,
-               "--log_path", log]
-        if n_ranks > 1:
-            cmd = [MPIEXEC, "-n", str(n_ranks)] + cmd
-        if pin is not None:
-            cmd = ["taskset", "-c", pin] + cmd
-        r = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=root))
-        if r.returncode != 0:
-            raise RuntimeError(f"run failed ({' '.join(cmd[-20:])}): {r.stderr.strip()[-500:]}")
-        with open(os.path.join(log, "progress.csv")) as f:
-            rows = list(csv.DictReader(f))
-        with open(os.path.join(log, "log.txt")) as f:
-            said = [line.strip() for line in f if line.startswith("MPI:")]
+def _command(alg: str, env_id: str, steps: int, log: str, seed: int, args: tuple) -> list[str]:
+    return [sys.executable, "-m", "baselines_meta.run", "--alg", alg, "--env", env_id, "--num_timesteps", str(steps),
+            "--eval_episodes", "0", "--log_formats", "csv,log", "--no-progress_bar", "--seed", str(seed), *args,
+            "--log_path", log]
+
+
+def _read(log: str, n_ranks: int) -> dict:
+    """Per-rank env steps/s of a finished run: whole run and steady state; the line it logged about its MPI exchange."""
+    with open(os.path.join(log, "progress.csv")) as f:
+        rows = list(csv.DictReader(f))
+    with open(os.path.join(log, "log.txt")) as f:
+        said = [line.strip() for line in f if line.startswith("MPI:")]
     last = rows[-1]
     steady = [float(x["time/fps"]) / n_ranks for x in rows[1:]] or [float(last["time/fps"]) / n_ranks]
     return {"per_rank": float(last["total/steps"]) / float(last["total/duration"]), "steady": statistics.median(steady),
-            "duration_s": float(last["total/duration"]), "epochs": len(rows), "exchange": said[0] if said else ""}
+            "duration_s": float(last["total/duration"]), "exchange": said[0] if said else ""}
+
+
+def whole_run(alg: str, env_id: str, steps: int, n_ranks: int = 1, pin: str | None = None, args: tuple = (),
+              root: str = ROOT, apart: int = 1) -> dict:
+    """A run in a child process (the code under `root`): an N-rank job under mpiexec, or (apart > 1) that many
+    independent single workers at once, the i-th pinned to core i (their mean). Per-rank figures as _read's."""
+    with tempfile.TemporaryDirectory() as d:
+        procs = []
+        for i in range(apart):
+            cmd = _command(alg, env_id, steps, os.path.join(d, f"run{i}"), i, args)
+            if n_ranks > 1:
+                cmd = [MPIEXEC, "-n", str(n_ranks)] + cmd
+            core = str(i) if apart > 1 else pin
+            if core is not None:
+                cmd = ["taskset", "-c", core] + cmd
+            procs.append((cmd, subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                                text=True, env=dict(os.environ, PYTHONPATH=root))))
+        for cmd, p in procs:
+            err = p.communicate()[1]
+            if p.returncode != 0:
+                raise RuntimeError(f"run failed ({' '.join(cmd)}): {err.strip()[-500:]}")
+        got = [_read(os.path.join(d, f"run{i}"), n_ranks) for i in range(apart)]
+    return {k: (statistics.mean(g[k] for g in got) if k != "exchange" else got[0][k]) for k in got[0]}
 
 
 def per_rank_figures(single: dict, multi: dict) -> dict:
@@ -60,28 +75,45 @@ def per_rank_figures(single: dict, multi: dict) -> dict:
     return {"whole_ratio": multi["per_rank"] / single["per_rank"], "steady_ratio": multi["steady"] / single["steady"]}
 
 
-def per_rank_rows(env_id: str, n_ranks: int, steps: int, algs=("ddpg", "meta"), baseline_code: str | None = None) -> list:
-    """For each alg: one worker pinned to core 0, then N ranks exchanging gradients and batches (and, with
-    baseline_code, the same two measurements with that checkout's code, whose N-rank job uses its own default)."""
-    out = []
+def per_rank_rows(env_id: str, n_ranks: int, steps: int, algs=("ddpg", "meta"), baseline_code: str | None = None,
+                  reps: int = 1) -> list:
+    """For each alg: one worker pinned to core 0; N independent workers at once, one a core (no MPI: what sharing
+    the machine alone costs, the ceiling of an N-rank job here); N ranks exchanging gradients, and batches. With
+    baseline_code, also its single pinned worker and its N-rank job (its own default path). Each the median of reps
+    runs, the configurations interleaved; ratios against the pinned worker of the same code."""
     codes = [("", ROOT)] + ([("before: ", baseline_code)] if baseline_code else [])
+    configs = []  # (name, code tag, kwargs of whole_run)
     for alg in algs:
         for tag, root in codes:
-            single = whole_run(alg, env_id, steps, pin="0", root=root)
-            out.append({"what": f"{tag}{alg}: 1 worker, taskset -c 0", "n_ranks": 1, **single, "whole_ratio": 1.0,
-                        "steady_ratio": 1.0})
-            paths = [("", ())] if tag else [("grads", ("--mpi_exchange", "grads")), ("batches", ("--mpi_exchange", "batches"))]
-            for path, args in paths:
-                multi = whole_run(alg, env_id, steps, n_ranks=n_ranks, args=args, root=root)
-                name = f"{tag}{alg}: {n_ranks} ranks" + (f", exchange {path}" if path else "")
-                out.append({"what": name, "n_ranks": n_ranks, **multi, **per_rank_figures(single, multi)})
+            configs.append((f"{tag}{alg}: 1 worker, taskset -c 0", tag, alg, dict(pin="0", root=root)))
+            if tag:
+                configs.append((f"{tag}{alg}: {n_ranks} ranks", tag, alg, dict(n_ranks=n_ranks, root=root)))
+                continue
+            if n_ranks <= (os.cpu_count() or 1):
+                configs.append((f"{alg}: {n_ranks} independent workers at once, one a core (no MPI)", tag, alg,
+                                dict(apart=n_ranks, root=root)))
+            for path in ("grads", "batches"):
+                configs.append((f"{alg}: {n_ranks} ranks, exchange {path}", tag, alg,
+                                dict(n_ranks=n_ranks, args=("--mpi_exchange", path), root=root)))
+    runs: dict = {name: [] for name, *_ in configs}
+    for _ in range(reps):
+        for name, _, alg, kw in configs:
+            runs[name].append(whole_run(alg, env_id, steps, **kw))
+    out, single = [], {}
+    for name, tag, alg, kw in configs:
+        got = runs[name]
+        med = {k: statistics.median(g[k] for g in got) for k in ("per_rank", "steady", "duration_s")}
+        row = {"what": name, "n_ranks": kw.get("n_ranks", 1), **med, "exchange": got[0]["exchange"], "reps": len(got)}
+        if kw.get("pin") == "0":
+            single[(tag, alg)] = row
+        out.append({**row, **per_rank_figures(single[(tag, alg)], row)})
     return out
 
 
 def per_rank_markdown(rows: list, steps: int) -> list[str]:
     lines = ["", f"Per-rank throughput, whole runs of {steps:,} env steps per worker with evaluation off "
              "(whole run: total/steps / total/duration; steady state: median time/fps of the epochs after the "
-             "first, per rank), against one worker pinned to one core:", "",
+             "first, per rank), against one worker pinned to one core; medians of the runs' figures:", "",
              "| run | whole run, steps/s a rank | vs 1 pinned worker | steady state, steps/s a rank | vs 1 pinned worker |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for r in rows:
