@@ -216,14 +216,17 @@ def fit_model(steps: dict, coll: dict):
                      reduce_alpha=max(ra, 0.0), reduce_beta=rb)
 
 
-def predict(model, steps: dict, single: dict, alg_shape: dict, ns=NS) -> list[dict]:
+def predict(model, steps: dict, single: dict, alg_shape: dict, overheads: tuple = (1.0, 0.0), ns=NS) -> list[dict]:
     """Per-rank throughput for N ranks: a cycle of S env steps and G groups of K gradient steps takes the single
-    pinned worker's steady-state cycle time, with its G fused groups at batch B replaced by the cheaper path's."""
+    pinned worker's steady-state cycle time, with its G fused groups at batch B replaced by the cheaper path's
+    (per_rank, ratio: the model alone); then that time times c plus w (per_rank_here, ratio_here), overheads = (c, w):
+    the slowdown of sharing the machine and the seconds a cycle waits for the slowest rank, measured at 2 ranks."""
     from baselines_meta.exchange import row_floats
 
     k, b, p = steps["k"], steps["batch"], steps["n_params"]
     f = row_floats(steps["obs_dim"], steps["act_dim"])
     s, g = alg_shape["env_steps"], alg_shape["groups"]
+    c, w = overheads
     cycle1 = s / single["steady"]
     other = cycle1 - g * k * model.step(b)
     out = []
@@ -231,8 +234,20 @@ def predict(model, steps: dict, single: dict, alg_shape: dict, ns=NS) -> list[di
         tb, tg = model.batches(n, k, b, f), model.grads(n, k, p)
         t = other + g * min(tb, tg)
         out.append({"n": n, "batches_ms": tb * 1e3, "grads_ms": tg * 1e3, "path": "batches" if tb <= tg else "grads",
-                    "per_rank": s / t, "ratio": cycle1 / t})
+                    "per_rank": s / t, "ratio": cycle1 / t, "per_rank_here": s / (c * t + w),
+                    "ratio_here": cycle1 / (c * t + w)})
     return out
+
+
+def overheads(model, steps: dict, single: dict, apart: dict, multi: dict, alg_shape: dict) -> tuple[float, float]:
+    """(c, w) of predict from steady-state runs: c = one pinned worker's speed / that of each of 2 independent pinned
+    workers at once; w = a 2-rank batch-exchange job's cycle time - c * the model's."""
+    from baselines_meta.exchange import row_floats
+
+    s, g, k, b = alg_shape["env_steps"], alg_shape["groups"], steps["k"], steps["batch"]
+    c = single["steady"] / apart["steady"]
+    t2 = s / single["steady"] - g * k * model.step(b) + g * model.batches(2, k, b, row_floats(steps["obs_dim"], steps["act_dim"]))
+    return c, s / multi["steady"] - c * t2
 
 
 def network_model(model):
@@ -252,16 +267,20 @@ def scaling(env_id: str, out_dir: str, steps_whole: int, child) -> dict:
     coll = child(["--child-collectives"], 2)
     model = fit_model(steps, coll)
     res = {"env": env_id, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "step_costs": steps,
-           "collectives_2_ranks": coll, "model": model._asdict(), "network_assumption": NETWORK, "single": {},
+           "collectives_2_ranks": coll, "model": model._asdict(), "network_assumption": NETWORK, "single": {}, "two_runs": {},
            "predictions": {}, "predictions_across_machines": {}}
     from baselines_meta.exchange import row_floats
 
     f = row_floats(steps["obs_dim"], steps["act_dim"])
     for alg, shape in ALG_SHAPES.items():
         single = whole_run(alg, env_id, steps_whole, pin="0")
+        apart = whole_run(alg, env_id, steps_whole, apart=2)
+        multi = whole_run(alg, env_id, steps_whole, n_ranks=2, args=("--mpi_exchange", "batches"))
+        c, w = overheads(model, steps, single, apart, multi, shape)
         res["single"][alg] = single
-        res["predictions"][alg] = predict(model, steps, single, shape)
-        res["predictions_across_machines"][alg] = predict(network_model(model), steps, single, shape)
+        res["two_runs"][alg] = {"independent_at_once": apart, "two_ranks_batches": multi, "c": c, "w_s": w}
+        res["predictions"][alg] = predict(model, steps, single, shape, (c, w))
+        res["predictions_across_machines"][alg] = predict(network_model(model), steps, single, shape, (c, w))
     res["crossover"] = model.crossover(steps["k"], steps["batch"], f, steps["n_params"])
     res["crossover_clip_norm"] = model.crossover(steps["k"], steps["batch"], f, steps["n_params"], clip=True)
     res["crossover_across_machines"] = network_model(model).crossover(steps["k"], steps["batch"], f, steps["n_params"])
@@ -302,7 +321,18 @@ def scaling_markdown(res: dict) -> str:
               "K * (call + log2(N) * a_r + 2 (N - 1) / N * m_r * b_r) (recursive-doubling Allgather, Rabenseifner "
               "Allreduce, their latencies a and inverse bandwidths b fitted at N = 2). A rank's cycle takes the single "
               "pinned worker's steady-state cycle time with its fused groups at batch B replaced by the cheaper path. "
-              "On one machine it assumes a core per rank.", ""]
+              "On one machine it assumes a core per rank.", "",
+              "What the model leaves out, measured here at 2 ranks (steady state): c, how much slower each of 2 "
+              "independent pinned workers runs when both run at once (no MPI: shared caches, memory bandwidth, the "
+              "host), and w, the seconds a 2-rank cycle takes beyond c times the model's (waiting for the slower "
+              "rank at each cycle's collectives, and the exchange's own overheads). The 'here' columns are the "
+              "model's cycle time times c plus w, both held at their 2-rank values (w grows with N in practice: the "
+              "slowest of N ranks sets each cycle's pace).", ""]
+    for alg, t in res["two_runs"].items():
+        lines.append(f"- {alg}: one pinned worker {res['single'][alg]['steady']:,.0f} env steps/s, each of 2 at once "
+                     f"{t['independent_at_once']['steady']:,.0f} (c = {t['c']:.2f}), a rank of a 2-rank job exchanging "
+                     f"batches {t['two_ranks_batches']['steady']:,.0f} (w = {t['w_s'] * 1e3:.1f} ms a cycle)")
+    lines.append("")
     for where, key in (("One machine (shared memory, the fits above)", "predictions"),
                        (f"Across machines ({res['network_assumption']['what']}; not measured)", "predictions_across_machines")):
         lines += [f"### {where}", ""]
@@ -310,10 +340,11 @@ def scaling_markdown(res: dict) -> str:
             single = res["single"][alg]
             lines += [f"{alg}: one pinned worker {single['steady']:,.0f} env steps/s in steady state "
                       f"({single['per_rank']:,.0f} over its whole run).", "",
-                      "| N | batches ms / group | grads ms / group | path | steps/s a rank | vs 1 worker |",
-                      "| ---: | ---: | ---: | --- | ---: | ---: |"]
+                      "| N | batches ms / group | grads ms / group | path | steps/s a rank (model) | vs 1 worker | "
+                      "steps/s a rank (here) | vs 1 worker |",
+                      "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
             lines += [f"| {p['n']} | {p['batches_ms']:.1f} | {p['grads_ms']:.1f} | {p['path']} | {p['per_rank']:,.0f} | "
-                      f"{p['ratio']:.2f} |" for p in preds]
+                      f"{p['ratio']:.2f} | {p['per_rank_here']:,.0f} | {p['ratio_here']:.2f} |" for p in preds]
             lines.append("")
     lines += [f"Crossover: exchanging gradients becomes cheaper from N = {res['crossover']} ranks on one machine "
               f"(with --clip_norm, whose union takes N passes of batch {b}: N = {res['crossover_clip_norm']}), and "

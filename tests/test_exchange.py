@@ -171,3 +171,25 @@ def test_two_ranks_both_paths_same_parameters(tmp_path):
     for what in ("ddpg", "teacher"):
         assert res[what]["ranks_grads"] == 0.0 and res[what]["ranks_batches"] == 0.0
         assert res[what]["paths"][1] <= 1.0, res
+
+
+def test_scaling_prediction_by_hand():
+    """bench_mpi's prediction with MODEL: K = 10, B = 64, F = 10, P = 10,000; ddpg's cycle of 200 env steps and one
+    group; one pinned worker at 2,000 steps/s: a 0.1 s cycle, of which 10 * step(64) = 2.28 ms train. At N = 4 the
+    batches path (6.2168 ms) replaces them: 0.1039368 s, ratio 0.96212; with c = 1.2, w = 10 ms: 0.74226."""
+    from baselines_meta import bench_mpi
+
+    steps = {"k": 10, "batch": 64, "n_params": 10_000, "obs_dim": 4, "act_dim": 0}
+    shape = {"env_steps": 200, "groups": 1}
+    p = {x["n"]: x for x in bench_mpi.predict(MODEL, steps, {"steady": 2000.0}, shape, (1.2, 0.01), ns=(2, 4, 64))}
+    assert p[4]["path"] == "batches" and p[4]["batches_ms"] == pytest.approx(6.2168)
+    assert p[4]["ratio"] == pytest.approx(0.1 / 0.1039368) and p[4]["per_rank"] == pytest.approx(200 / 0.1039368)
+    assert p[4]["ratio_here"] == pytest.approx(0.1 / (1.2 * 0.1039368 + 0.01))
+    assert p[64]["path"] == "grads"
+    # c from 2 independent workers at 1,600 steps/s each: 1.25; a 2-rank job at 1,000 a rank: a 0.2 s cycle, the model's
+    # 0.09772 + 10 * step(128) + allgather(2, 25,600 bytes) = 0.1013156 s, so w = 0.2 - 1.25 * 0.1013156 = 0.0733555
+    c, w = bench_mpi.overheads(MODEL, steps, {"steady": 2000.0}, {"steady": 1600.0}, {"steady": 1000.0}, shape)
+    assert c == pytest.approx(1.25) and w == pytest.approx(0.0733555)
+    # which reproduces the 2-rank measurement it came from
+    assert bench_mpi.predict(MODEL, steps, {"steady": 2000.0}, shape, (c, w), ns=(2,))[0]["ratio_here"] == pytest.approx(0.5)
+    assert bench_mpi.fit_line([1, 2, 4], [3.0, 5.0, 9.0]) == pytest.approx((1.0, 2.0))
