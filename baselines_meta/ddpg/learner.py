@@ -3,8 +3,8 @@
 Compiled entry points (each traced once, fixed input_signature):
   train(batches)         K fused gradient steps, single worker: batch -> losses -> grads -> apply -> target update
   train_union(batches)   K fused gradient steps on the union of N ranks' batches [K, N, B, ...] (MPI batch exchange)
-  compute_grads(batch)   MPI path, first half: losses and flat gradients (averaged over ranks in numpy)
-  apply_grads(ga, gc)    MPI path, second half: Adam updates and the soft target update
+  compute_grads(batch)   MPI gradient-exchange path, first half: losses and flat gradients (averaged over ranks in numpy)
+  apply_grads(ga, gc)    its second half: Adam updates and the soft target update
   act_greedy(obs)        deterministic actor for one observation (the plain acting path; see ddpg.policy)
   act_perturbed(obs)     the parameter-noise rollout actor for one observation (plain path)
   perturb_rollout_actor  fresh parameter-noise perturbation of the rollout actor

@@ -115,7 +115,8 @@ def build(ctx: RunContext) -> MetaParts:
     return MetaParts(
         learner, teacher, student, TeacherPolicy(teacher, ctx.teacher_rng, fast=cfg.fast), runner0, runner_pi, runner1,
         buffer, ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal),
-        StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast, exchange=choice.path), Evaluator(ctx), ReferenceStats(learner, student, ctx.replay_rng),
+        StudentTrainer(learner, ctx.replay_rng, fused=cfg.fast, exchange=choice.path), Evaluator(ctx),
+        ReferenceStats(learner, student, ctx.replay_rng),
         meta_reward.MetaRewardShaper(sch.meta_reward_norm, sch.nb_epoch_cycles, sch.meta_reward_placebo, ctx.meta_rng),
         TeacherDiagnostics(teacher))
 
