@@ -193,3 +193,16 @@ def test_scaling_prediction_by_hand():
     # which reproduces the 2-rank measurement it came from
     assert bench_mpi.predict(MODEL, steps, {"steady": 2000.0}, shape, (c, w), ns=(2,))[0]["ratio_here"] == pytest.approx(0.5)
     assert bench_mpi.fit_line([1, 2, 4], [3.0, 5.0, 9.0]) == pytest.approx((1.0, 2.0))
+
+
+def test_per_rank_figures_from_a_run_directory_by_hand(tmp_path):
+    """A 2-rank run of 3 epochs: 12,000 steps a worker in 8 s (whole run: 1,500 a rank); time/fps (all workers) 3,000
+    and 5,000 after the first epoch, so a rank's steady state is the median of 1,500 and 2,500: 2,000. Against a single
+    worker at 2,000 / 2,500: ratios 0.75 and 0.8."""
+    from baselines_meta import bench_mpi
+
+    (tmp_path / "progress.csv").write_text("total/steps,total/duration,time/fps\n4000,4,1000\n8000,6,3000\n12000,8,5000\n")
+    (tmp_path / "log.txt").write_text("MPI: 2 ranks exchange batches (auto: ...)\nlogs in x\n")
+    got = bench_mpi._read(str(tmp_path), 2)
+    assert got["per_rank"] == 1500 and got["steady"] == 2000 and got["exchange"].startswith("MPI: 2 ranks exchange batches")
+    assert bench_mpi.per_rank_figures({"per_rank": 2000.0, "steady": 2500.0}, got) == {"whole_ratio": 0.75, "steady_ratio": 0.8}
