@@ -9,7 +9,9 @@ Measures, in one process on this machine, the median over repetitions of:
   of the Stable-Baselines3 comparison), whole run of --sb3_steps steps and steady state,
 each as a fraction of the raw env speed and as projected hours per 1M steps; the peak resident memory of a worker
 holding a full 1M-transition replay buffer (measured in a child process); with `--mpi 2` the 2-rank throughput
-against 1 rank. Writes results/bench/<env>.json and .md. A benchmark, not a test.
+against 1 rank, and the per-rank throughput of whole runs against one worker pinned to one core for both MPI
+exchange paths (bench_mpi). Writes results/bench/<env>.json and .md. With `--scaling`, only the MPI cost model's
+measurements, fit and predictions: results/bench/mpi_scaling.{json,md}. A benchmark, not a test.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import tempfile
 import time
 from typing import NamedTuple
 
-from baselines_meta import paper
+from baselines_meta import bench_mpi, paper
 
 
 def _quiet():
@@ -219,6 +221,9 @@ def run_env(env_id: str, a) -> dict:
             multi = _child(["--child-mpi", env_id, alg, str(a.epochs)], mpi_np=a.mpi)["fps"]
             res["rows"].append({**figures(f"training: {alg}, {a.mpi} ranks (all workers)", multi, raw, a.epochs),
                                 "speedup_vs_1_rank": multi / one})
+        res["per_rank"] = bench_mpi.per_rank_rows(env_id, a.mpi, a.whole_steps, baseline_code=a.baseline_code,
+                                                  reps=a.whole_reps)
+        res["whole_steps"] = a.whole_steps
     res["memory"] = _child(["--child-memory", env_id])
     res["peak_rss_mb_this_process"] = peak_rss_mb()
     res["machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
@@ -245,6 +250,8 @@ def markdown(res: dict) -> str:
               "Medians over repetitions (training: one per epoch of 20 cycles after a warm-up epoch; evaluation off). "
               "A whole run is its steps over its `total/duration`: from the run's start (before the networks are built) "
               "to its last epoch row, XLA compilation, checkpoints and early short episodes included."]
+    if "per_rank" in res:
+        lines += bench_mpi.per_rank_markdown(res["per_rank"], res["whole_steps"])
     return "\n".join(lines) + "\n"
 
 
@@ -258,10 +265,21 @@ def main(argv=None) -> int:
     p.add_argument("--mpi", type=int, default=1, help="also measure N-rank training throughput")
     p.add_argument("--sb3_steps", type=int, default=60_000,
                    help="steps of the ddpg run on baselines' schedule (the SB3 comparison); 0: skip it")
+    p.add_argument("--whole_steps", type=int, default=40_000, help="with --mpi: env steps per worker of the whole runs "
+                   "that give the per-rank throughput against one worker pinned to one core")
+    p.add_argument("--whole_reps", type=int, default=1, help="with --mpi: runs of each whole-run configuration "
+                   "(medians reported)")
+    p.add_argument("--baseline_code", help="with --mpi: also measure the per-rank rows with the code of this checkout "
+                   "(e.g. a worktree of an earlier commit)")
+    p.add_argument("--scaling", action="store_true", help="only measure and fit the MPI cost model (fused step costs, "
+                   "Allgather and Allreduce at 2 ranks) and write <out>/mpi_scaling.{json,md} with the expected "
+                   "throughput for N = 2 to 64 ranks")
     p.add_argument("--out", default="results/bench", help="directory for <env>.json and <env>.md")
     p.add_argument("--child-memory", help=argparse.SUPPRESS)
     p.add_argument("--child-mpi", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--child-training", nargs=4, help=argparse.SUPPRESS)
+    if bench_mpi.main_child(list(sys.argv[1:] if argv is None else argv)):
+        return 0
     a = p.parse_args(argv)
     if a.child_training:
         env_id, alg, epochs, schedule = a.child_training
@@ -288,6 +306,10 @@ def main(argv=None) -> int:
         print(f"baselines_meta.bench: error: {e}", file=sys.stderr)
         return 2
     os.makedirs(a.out, exist_ok=True)
+    if a.scaling:
+        res = bench_mpi.scaling(envs[0], a.out, a.whole_steps, lambda args, n: _child(args, mpi_np=n))
+        print(bench_mpi.scaling_markdown(res))
+        return 0
     for e in envs:
         res = run_env(e, a)
         md = markdown(res)

@@ -127,6 +127,12 @@ class RunConfig:
                                      "states.npz (rank 0), for state-visitation plots")
     tf_threads: int = opt(1, "TF threads per worker (0: TF's default, all cores); the 64-64 networks' steps are "
                              "faster on one thread", min=0)
+    # The two give the same updates (to float rounding, tested); which is faster depends on N (baselines_meta.exchange)
+    mpi_exchange: Literal["auto", "batches", "grads"] = opt(
+        "auto", "how MPI ranks combine their updates: batches: one Allgather of every rank's minibatches per group of "
+                "gradient steps, then every rank runs the same fused steps on their union; grads: an Allreduce of "
+                "the gradients at every step; auto: the faster by the cost model fitted here (results/bench/"
+                "mpi_scaling.md)")
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)

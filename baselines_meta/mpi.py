@@ -1,4 +1,5 @@
-"""MPI helpers, all outside the TF graph (baselines `MpiAdam`, `mpi_moments`, `sync_from_root`).
+"""MPI helpers, all outside the TF graph (baselines `MpiAdam`, `mpi_moments`, `sync_from_root`; `allgather` for the
+batch exchange of ddpg.student).
 
 Works without mpirun: a plain process is one worker of size 1.
 """
@@ -33,6 +34,18 @@ def allreduce_mean(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     COMM.Allreduce(x, out, op=MPI.SUM)
     out /= size()
+    return out
+
+
+def allgather(x: np.ndarray) -> np.ndarray:
+    """Every rank's float32 array stacked in rank order, [N, *x.shape], on all ranks: one Allgather.
+    Every rank must pass the same shape (the callers exchange equal-size batches)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty((size(),) + x.shape, np.float32)
+    if size() == 1:
+        out[0] = x
+        return out
+    COMM.Allgather(x, out)
     return out
 
 

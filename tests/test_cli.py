@@ -148,8 +148,10 @@ def test_two_ranks_identical_weights_different_envs(tmp_path, alg):
     cmd = [MPIEXEC, "-n", "2", PY, os.path.join(ROOT, "tests", "mpi_worker.py"), str(tmp_path), "--alg", alg,
            "--env", "Pendulum-v1", "--num_timesteps", "1000", "--nb_epoch_cycles", "2", "--nb_train_steps", "10",
            "--eval_interval", "1000", "--eval_episodes", "3", "--log_path", d, "--log_formats", "csv,log"]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.returncode == 0, r.stderr[-3000:]
+    # 2 ranks exchange batches (exchange.MEASURED); the ranks' weights are checked equal at every epoch and here
+    assert "MPI: 2 ranks exchange batches (auto" in open(os.path.join(d, "log.txt")).read()
     w0, w1 = (np.load(str(tmp_path / f"weights.{k}.npz")) for k in (0, 1))
     assert len(w0.files) > 10
     for k in w0.files:

@@ -35,6 +35,7 @@ def test_every_flag_comes_from_a_field_with_its_default():
     (["--no-layer_norm"], ("ddpg", "network"), dataclasses.replace(RunConfig().ddpg.network, layer_norm=False)),
     (["--clip_norm", "0.5"], ("ddpg", "clip_norm"), 0.5),
     (["--nb_train_steps", "7"], ("schedule", "nb_train_steps"), 7),
+    (["--mpi_exchange", "grads"], (None, "mpi_exchange"), "grads"),
 ])
 def test_a_typed_flag_lands_in_its_field(argv, where, value):
     cfg = config_from_args(build_parser().parse_args(argv))

@@ -67,7 +67,8 @@ def test_sigterm_checkpoints_and_meta_resumes(tmp_path):
 
 
 def test_two_ranks_stop_and_resume(tmp_path):
-    d = str(tmp_path / "run")
+    a, d = str(tmp_path / "a"), str(tmp_path / "run")
+    assert cli("--alg", "meta", "--num_timesteps", "6000", *BASE, "--log_path", a, mpi_np=2).returncode == 0
     # each rank sends itself SIGTERM after its second checkpoint (as mpiexec forwards a user's Ctrl-C to both)
     p = start("--alg", "meta", "--num_timesteps", "6000", *BASE, "--log_path", d, mpi_np=2, env=fault("saved:2:term"))
     p.communicate(timeout=300)
@@ -89,6 +90,10 @@ def test_two_ranks_stop_and_resume(tmp_path):
     assert b0.size == b1.size == 6000 and not np.array_equal(b0.obs0, b1.obs0)  # each rank its own env and replay
     steps = [int(x["total/steps"]) for x in rows(os.path.join(d, "progress.csv"))]
     assert steps == sorted(set(steps)) and steps[-1] == 6000
+    # exact: each rank ends as in the uninterrupted 2-rank run (batches exchanged: the same fused union on both)
+    assert "exchange batches" in open(os.path.join(d, "log.txt")).read()
+    for rank in (0, 1):
+        assert_same_run(a, d, rank)
 
 
 class NaNAfter(gym.Wrapper):
@@ -119,7 +124,7 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(tmp_path, capsys):
 def test_exception_on_one_rank_aborts_the_job(tmp_path):
     r = subprocess.run([MPIEXEC, "-n", "2", PY, os.path.join(ROOT, "tests", "mpi_crash.py"), "--alg", "ddpg",
                         "--num_timesteps", "20000", "--log_path", str(tmp_path / "run"), "--log_formats", "csv"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=180)
+                       cwd=ROOT, capture_output=True, text=True, timeout=180, env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.returncode != 0
     assert "injected failure on rank 1" in r.stderr and "aborting all 2 ranks" in r.stderr  # (a hang hits the timeout)
 

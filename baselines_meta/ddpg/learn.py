@@ -7,7 +7,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from baselines_meta import loop as shared
-from baselines_meta import mpi
+from baselines_meta import exchange, mpi
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q, store
@@ -36,7 +36,10 @@ class DDPG:
         mpi.sync_from_root(self.learner.sync_variables())
         self.policy = DDPGPolicy(self.learner, ctx.noise_rng)
         self.buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
-        self.trainer = StudentTrainer(self.learner, ctx.replay_rng)
+        choice = exchange.choose_for(cfg, self.learner)
+        if mpi.size() > 1:
+            ctx.logger.info(exchange.describe(choice))
+        self.trainer = StudentTrainer(self.learner, ctx.replay_rng, exchange=choice.path)
         self.evaluator = Evaluator(ctx)
         ctx.track_replay(self.buffer)
         self.ref_stats = ReferenceStats(self.learner, self.policy, ctx.replay_rng)

@@ -2,9 +2,10 @@
 
 Compiled entry points (each traced once, fixed input_signature):
   train(batches)         K fused gradient steps, single worker: batch -> losses -> grads -> apply -> target update
-  compute_grads(batch)   MPI path, first half: losses and flat gradients (averaged over ranks in numpy)
-  apply_grads(ga, gc)    MPI path, second half: Adam updates and the soft target update
-  apply_then_grads       MPI path: one step's update and the next step's gradients in one call
+  train_union(batches)   K fused gradient steps on the union of N ranks' batches [K, N, B, ...] (MPI batch exchange)
+  compute_grads(batch)   MPI gradient-exchange path, first half: losses and flat gradients (averaged over ranks in numpy)
+  apply_grads(ga, gc)    its second half: Adam updates and the soft target update
+  apply_then_grads       its pipelined form: one step's update and the next step's gradients in one call
   actor_q(obs)           Q(s, mu(s)) of the clean actor on a batch (rollout/Q_mean, eval/Q)
   q_values, actions_of, target_q   batch evaluations for statistics, PopArt and tests
 Acting in the env loop goes through ddpg.policy.DDPGPolicy, a numpy snapshot of these networks (the Keras networks
@@ -92,6 +93,8 @@ class DDPGLearner(tf.Module):
         many = [tf.TensorSpec([None] + list(s.shape)) for s in one]
         # XLA: 2.5x faster than plain graph execution on CPU for 64-64 nets
         self.train = tf.function(self._train_many, autograph=False, input_signature=[Batch(*many)], jit_compile=True)
+        union = [tf.TensorSpec([None, None] + list(s.shape)) for s in one]
+        self.train_union = tf.function(self._train_union, autograph=False, input_signature=[Batch(*union)], jit_compile=True)
         self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=[Batch(*one)])
         n_a = sum(int(np.prod(s)) for s in self._a_shapes)
         n_c = sum(int(np.prod(s)) for s in self._c_shapes)
@@ -168,6 +171,35 @@ class DDPGLearner(tf.Module):
         kf = tf.cast(k, tf.float32)
         return Losses(cl / kf, al / kf)
 
+    def _train_union(self, batches: Batch) -> Losses:
+        """K gradient steps, each on the union of N ranks' batches [K, N, B, ...] (all ranks run this same call).
+
+        Baselines averages the N ranks' gradients of their mean losses over equal-size batches: that is the gradient of
+        the mean loss over the union of the batches (the L2 term is the same on every rank, added once), so one pass
+        over the N*B rows gives it. With clip_norm baselines clips each rank's gradient before averaging, which the
+        union's gradient cannot express: then each rank's slice gets its own gradient, clipped, and the N are
+        averaged (sum, then divide by N, as the Allreduce path). Returns the mean losses (= the mean over ranks)."""
+        if self.cfg.clip_norm is None:
+            return self._train_many(Batch(*[tf.reshape(x, [tf.shape(x)[0], -1, x.shape[-1]]) for x in batches]))
+        k, n = tf.shape(batches.obs0)[0], tf.shape(batches.obs0)[1]
+        nf = tf.cast(n, tf.float32)
+
+        def step(i, al, cl):
+            def rank(r, ga_sum, gc_sum, al, cl):
+                losses, ga, gc = self._losses_and_grads(Batch(*[x[i, r] for x in batches]))
+                return (r + 1, [s + g for s, g in zip(ga_sum, ga, strict=True)],
+                        [s + g for s, g in zip(gc_sum, gc, strict=True)], al + losses.actor / nf, cl + losses.critic / nf)
+
+            zeros = ([tf.zeros_like(v) for v in self.actor.trainable_variables],
+                     [tf.zeros_like(v) for v in self.critic.trainable_variables])
+            _, ga_sum, gc_sum, al, cl = tf.while_loop(lambda r, *_: r < n, rank, (tf.constant(0), *zeros, al, cl))
+            self._apply([g / nf for g in ga_sum], [g / nf for g in gc_sum])
+            return i + 1, al, cl
+
+        _, al, cl = tf.while_loop(lambda i, al, cl: i < k, step, (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        kf = tf.cast(k, tf.float32)
+        return Losses(cl / kf, al / kf)
+
     def _compute_grads(self, batch: Batch):
         losses, ga, gc = self._losses_and_grads(batch)
         flat = lambda gs: tf.concat([tf.reshape(g, [-1]) for g in gs], 0)  # noqa: E731
@@ -240,7 +272,7 @@ class DDPGLearner(tf.Module):
         return g[: self.n_actor_params], g[self.n_actor_params :]
 
     def state_variables(self) -> list[tf.Variable]:
-        """Every TF variable a resumed run needs (networks, targets, perturbed copies, Adam slots, counters, RNG)."""
+        """Every TF variable a resumed run needs (networks, targets, parameter noise, Adam slots, counters)."""
         out = list(self.actor.variables) + list(self.critic.variables)
         out += list(self.target_actor.variables) + list(self.target_critic.variables)
         if self.param_noise is not None:

@@ -1,5 +1,5 @@
 """The DDPG student's update and statistics, used by both algorithms (meta's student is a DDPG learner): sampling and
-fused or MPI-averaged gradient steps, storing rollouts, Q of the clean actor, baselines' fixed reference batch."""
+fused or MPI-combined gradient steps, storing rollouts, Q of the clean actor, baselines' fixed reference batch."""
 from __future__ import annotations
 
 from typing import Optional
@@ -10,6 +10,7 @@ from baselines_meta import mpi
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.envs import Rollout
+from baselines_meta.exchange import gather_batches
 from baselines_meta.loop import TrainResult
 from baselines_meta.replay import Batch, ReplayBuffer
 
@@ -17,15 +18,19 @@ from baselines_meta.replay import Batch, ReplayBuffer
 class StudentTrainer:
     """Eager wrapper around the learner's compiled steps: sampling, param-noise adaptation, MPI averaging.
 
-    One training path per mode: a single worker runs each chunk of steps as one fused XLA call; several workers take
-    the pipelined MPI path (one compiled call and one Allreduce of the gradients per step). PopArt takes one step at a
-    time for one reason: it updates the return statistics and rescales the critics between steps, in eager code.
+    One training path per mode. A single worker runs each chunk of steps as one fused XLA call. Several workers with
+    exchange 'batches' gather every rank's minibatches of the chunk (one Allgather) and all run the same fused call on
+    their union; with 'grads' they take the pipelined path, one compiled call and one Allreduce of the gradients per
+    step (baselines_meta.exchange picks between the two). PopArt takes one step at a time for one reason: it updates
+    the return statistics and rescales the critics between steps, in eager code. Each rank samples from its own
+    buffer with its own RNG in every case, so the paths draw the same minibatches.
     """
 
-    def __init__(self, learner: DDPGLearner, rng: np.random.Generator):
+    def __init__(self, learner: DDPGLearner, rng: np.random.Generator, exchange: str = "batches"):
         self.learner = learner
         self.rng = rng
         self.fused = mpi.size() == 1 and not learner.cfg.popart
+        self.exchange = mpi.size() > 1 and not learner.cfg.popart and exchange == "batches"
 
     def train(self, buffer: ReplayBuffer, n_steps: int) -> list[TrainResult]:
         L, cfg = self.learner, self.learner.cfg
@@ -37,8 +42,9 @@ class StudentTrainer:
             dist = None
             if L.param_noise is not None and len(buffer) >= bs:
                 dist = L.param_noise.adapt(buffer.sample(self.rng, bs).obs0)
-            if self.fused:
-                losses = L.train(buffer.sample(self.rng, bs, k))
+            if self.fused or self.exchange:
+                many = buffer.sample(self.rng, bs, k)
+                losses = L.train(many) if self.fused else L.train_union(gather_batches(many))
                 out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
             elif L.cfg.popart:  # statistics change between steps: sample, update stats, step
                 for _ in range(k):

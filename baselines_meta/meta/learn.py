@@ -23,7 +23,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from baselines_meta import loop as shared
-from baselines_meta import mpi
+from baselines_meta import exchange, mpi
 from baselines_meta.ddpg.learn import RunOutcome
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
@@ -103,7 +103,10 @@ def build(ctx: RunContext) -> MetaParts:
     runner1 = ctx.make_runner("d1", monitor_tag="d1")
     O, A = runner0.obs_dim, runner0.act_dim
     learner = DDPGLearner(O, A, dc, seed=ctx.env_seed("noise"))
-    teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor)
+    choice = exchange.choose_for(cfg, learner)  # the look-ahead on D0, the update on B and the teacher's all use it
+    if mpi.size() > 1:
+        ctx.logger.info(exchange.describe(choice))
+    teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor, exchange=choice.path)
     mpi.sync_from_root(learner.sync_variables() + teacher.sync_variables())
     student = DDPGPolicy(learner, ctx.noise_rng)
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
@@ -111,7 +114,8 @@ def build(ctx: RunContext) -> MetaParts:
     return MetaParts(
         learner, teacher, student, TeacherPolicy(teacher, ctx.teacher_rng), runner0, runner_pi, runner1,
         buffer, ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal),
-        StudentTrainer(learner, ctx.replay_rng), Evaluator(ctx), ReferenceStats(learner, student, ctx.replay_rng),
+        StudentTrainer(learner, ctx.replay_rng, exchange=choice.path), Evaluator(ctx),
+        ReferenceStats(learner, student, ctx.replay_rng),
         meta_reward.MetaRewardShaper(sch.meta_reward_norm, sch.nb_epoch_cycles, sch.meta_reward_placebo, ctx.meta_rng),
         TeacherDiagnostics(teacher))
 

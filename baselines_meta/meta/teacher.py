@@ -39,9 +39,11 @@ class TeacherLearner(tf.Module):
     """Owns the teacher's parameters and optimizer; reads (never writes) the student's observation statistics."""
 
     def __init__(self, obs_dim: int, act_dim: int, cfg: TeacherConfig, obs_rms: Optional[RunningMeanStd],
-                 obs_clip: float, actor: Optional[Actor] = None):
+                 obs_clip: float, actor: Optional[Actor] = None, exchange: str = "batches"):
+        """exchange: how several MPI ranks combine their updates (see `train`): 'batches' or 'grads'."""
         super().__init__(name="teacher_learner")
         self.cfg = cfg
+        self.exchange = exchange
         self.obs_rms, self.obs_clip = obs_rms, obs_clip
         self.net = Teacher(obs_dim, act_dim, cfg, actor=actor)
         self.opt = make_adam(cfg.lr)
@@ -51,6 +53,9 @@ class TeacherLearner(tf.Module):
         O, A = obs_dim, act_dim
         sig = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([])]
         self.update = tf.function(self._update, autograph=False, input_signature=sig + [tf.TensorSpec([], tf.int32)], jit_compile=True)
+        union = [tf.TensorSpec([None, None, O]), tf.TensorSpec([None, None, A]), tf.TensorSpec([None])]
+        self.update_union = tf.function(self._update_union, autograph=False,
+                                        input_signature=union + [tf.TensorSpec([], tf.int32)], jit_compile=True)
         self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=sig + [tf.TensorSpec([None])])
         n = sum(int(np.prod(s)) for s in self._shapes)
         self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=[tf.TensorSpec([n])])
@@ -72,9 +77,16 @@ class TeacherLearner(tf.Module):
         (its std collapses to the lower bound within a few InvertedPendulum cycles of 100 steps)."""
         if self.cfg.clip <= 0:
             return self._loss(obs, actions, meta_reward)
-        ratio = tf.exp(self._log_prob(obs, actions) - logp_old)
+        return -tf.reduce_sum(self._terms(obs, actions, meta_reward, logp_old))
+
+    def _terms(self, obs, actions, meta_reward, logp_old):  # [T]: the surrogate is minus their sum
+        """meta_reward: a scalar, or [T], one per row (the union of several ranks' D0s)."""
+        logp = self._log_prob(obs, actions)
+        if self.cfg.clip <= 0:
+            return meta_reward * logp
+        ratio = tf.exp(logp - logp_old)
         eps = self.cfg.clip
-        return -tf.reduce_sum(tf.minimum(ratio * meta_reward, tf.clip_by_value(ratio, 1.0 - eps, 1.0 + eps) * meta_reward))
+        return tf.minimum(ratio * meta_reward, tf.clip_by_value(ratio, 1.0 - eps, 1.0 + eps) * meta_reward)
 
     def _grads(self, obs, actions, meta_reward, logp_old):
         with tf.GradientTape() as tape:
@@ -92,6 +104,29 @@ class TeacherLearner(tf.Module):
         def step(i, first):
             loss, grads = self._grads(obs, actions, meta_reward, logp_old)
             self._apply(grads)
+            return i + 1, tf.where(tf.equal(i, 0), loss, first)
+
+        _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
+        return first
+
+    def _update_union(self, obs, actions, meta_rewards, n_steps):
+        """n_steps gradient steps on the union of N ranks' D0s, obs [N, T, O], actions [N, T, A], each rank's meta
+        reward [N] (every rank runs this same call); returns the first loss, the mean over ranks.
+
+        The MPI Allreduce path averages the ranks' gradients of their own surrogates, each a sum over its T rows; the
+        gradient of (1/N) * (the sum of the surrogates) is that average, and this sum is one sum over the union's
+        N*T rows with each row weighted by its own rank's meta reward."""
+        n = tf.shape(obs)[0]
+        o = tf.reshape(obs, [-1, obs.shape[-1]])  # [N*T, O]
+        a = tf.reshape(actions, [-1, actions.shape[-1]])
+        r = tf.reshape(tf.broadcast_to(meta_rewards[:, None], tf.shape(obs)[:2]), [-1])  # [N*T]
+        nf = tf.cast(n, tf.float32)
+        logp_old = tf.stop_gradient(self._log_prob(o, a))
+
+        def step(i, first):
+            with tf.GradientTape() as tape:
+                loss = -tf.reduce_sum(self._terms(o, a, r, logp_old)) / nf
+            self._apply(tape.gradient(loss, self.net.own_variables()))
             return i + 1, tf.where(tf.equal(i, 0), loss, first)
 
         _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
@@ -118,12 +153,21 @@ class TeacherLearner(tf.Module):
                             tf.reduce_mean(mean), tf.reduce_mean(tf.exp(log_std)))
 
     def train(self, obs: np.ndarray, raw_actions: np.ndarray, meta_reward: float, n_steps: int) -> float:
-        """Meta-policy-gradient steps on D0; gradients averaged over MPI ranks. Returns the loss before them."""
+        """Meta-policy-gradient steps on D0, the gradients averaged over MPI ranks. Returns the loss before them.
+
+        Several ranks: exchange 'batches' gathers every rank's D0 (observations, actions) and meta reward in one
+        Allgather and runs the fused steps on their union (`update_union`, the same update on every rank); 'grads'
+        Allreduces the gradients at every step."""
         if n_steps <= 0:
             return float("nan")
         r = np.float32(meta_reward)
         if mpi.size() == 1:
             return float(self.update(obs, raw_actions, r, np.int32(n_steps)))
+        if self.exchange == "batches":
+            O = obs.shape[-1]
+            mine = np.concatenate([obs, raw_actions, np.full((len(obs), 1), r, np.float32)], axis=1)  # [T, O+A+1]
+            every = mpi.allgather(mine)  # [N, T, O+A+1]
+            return float(self.update_union(every[..., :O], every[..., O:-1], every[:, 0, -1], np.int32(n_steps)))
         first = None
         logp_old = self.log_prob(obs, raw_actions)
         for _ in range(n_steps):
