@@ -1,5 +1,8 @@
 from setuptools import find_packages, setup
 
+# rliable 1.2.0 fails inside `arch` with pandas 3: pandas stays below 3
+ANALYSIS = ["rliable>=1.2,<1.3", "pandas>=2.2,<3", "scikit-learn>=1.5,<2", "scipy>=1.13,<2"]
+
 setup(
     name="baselines_meta",
     version="0.1.0",
@@ -18,6 +21,10 @@ setup(
         "mpich>=4.1,<6",
         "matplotlib>=3.8,<4",
     ],
-    extras_require={"test": ["pytest>=8,<10"], "video": ["imageio-ffmpeg>=0.4,<1"]},
+    extras_require={
+        "test": ["pytest>=8,<10", *ANALYSIS],  # the tests cover the analysis too
+        "analysis": ANALYSIS,  # Table 2 (d) with rliable, Figure 4 (t-SNE, kernel density)
+        "video": ["imageio-ffmpeg>=0.4,<1"],
+    },
     entry_points={"console_scripts": ["baselines-meta=baselines_meta.run:main"]},
 )

@@ -83,6 +83,49 @@ def prob_better(a: list[float], b: list[float]) -> float:
     return wins / (len(a) * len(b))
 
 
+def monitor_returns(d: str, name: str = "0.monitor.csv") -> np.ndarray:
+    """Episode returns of a monitor file (baselines format: a JSON header line, then r,l,t), [] when absent."""
+    path = os.path.join(d, name)
+    if not os.path.exists(path):
+        return np.zeros(0)
+    with open(path) as f:
+        lines = [l for l in f if not l.startswith("#")]
+    return np.array([float(r["r"]) for r in csv.DictReader(lines)])
+
+
+def training_score(r: Run, name: str = "0.monitor.csv", last: int = 100) -> float:
+    """Baselines' rollout/return_history at the end of training: the mean return of the last `last` training
+    episodes of the exploring policy (ddpg: the noisy actor; meta: the teacher's D0, or D1 with name=0.d1.monitor.csv)."""
+    x = monitor_returns(r.dir, name)
+    return float(x[-last:].mean()) if x.size else float("nan")
+
+
+def bootstrap_mean_ci(x, rng: np.random.Generator, n: int = 2000, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of the values x (e.g. one score per seed)."""
+    lo, hi = bootstrap_ci(np.asarray(x, np.float64)[:, None], rng, n, level)
+    return float(lo[0]), float(hi[0])
+
+
+def first_reach(steps: np.ndarray, curve: np.ndarray, target: float) -> Optional[int]:
+    """The first step at which `curve` reaches `target`, or None."""
+    hit = np.nonzero(curve >= target)[0]
+    return int(steps[hit[0]]) if hit.size else None
+
+
+def verdict(a: list[float], b: list[float], rng: np.random.Generator) -> str:
+    """'better' / 'worse' when the bootstrap 95% CI of mean(a) - mean(b) (seeds resampled within each arm) excludes
+    0, else 'not distinguishable'; 'too few seeds' below 2 seeds an arm."""
+    if not a or not b:
+        return "–"
+    if min(len(a), len(b)) < 2:
+        return "too few seeds"
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    n = 4000
+    d = a[rng.integers(0, len(a), (n, len(a)))].mean(1) - b[rng.integers(0, len(b), (n, len(b)))].mean(1)
+    lo, hi = np.quantile(d, [0.025, 0.975])
+    return "better" if lo > 0 else "worse" if hi < 0 else "not distinguishable"
+
+
 def markdown_main(prog: str, doc: str, default_root: str, build, argv=None) -> int:
     """The CLI of a markdown report over run directories: print build(root), and write it to --out when given."""
     import argparse

@@ -1,9 +1,17 @@
 """Table 2 in markdown: `python -m baselines_meta.table results/runs [--out results/table2.md]`.
 
-Per task and algorithm, over seeds: (a) the mean evaluation return over the last 10% of training, mean +- std;
-(b) the maximum of the seed-averaged evaluation curve (+- the std over seeds at that point); the paper's Table 2
-beside them; and P(meta > ddpg), the probability that a meta seed's (a) beats a ddpg seed's (all pairs).
-Unfinished runs are included and marked with the share of their budget they reached.
+(a) Ours, the deterministic evaluation of the student (10 episodes every 10k steps on its own env): the mean over the
+    last 10% of training and the maximum of the seed-mean curve, each mean ± std over seeds [bootstrap 95% CI].
+(b) The metric the paper most likely reports, baselines' `rollout/return_history`: the mean return of the exploring
+    policy's last 100 training episodes (ddpg: the noisy actor; meta: the teacher's D0 episodes; meta's D1 episodes,
+    cut at the D1 length on some tasks, as a labelled extra column).
+(c) Meta against ddpg: P(meta > ddpg) over seed pairs of (a)'s last-10% score, a verdict from the bootstrap 95% CI of
+    the difference of means (better / worse / not distinguishable at that many seeds), and sample efficiency: the env
+    steps at which meta's seed-mean evaluation curve first reaches ddpg's best seed-mean return, as a share of the
+    budget.
+(d) The aggregate over tasks with rliable (IQM, optimality gap, probability of improvement; baselines_meta.aggregate),
+    when the analysis extra is installed; otherwise a line saying how to install it.
+The paper's Table 2 stands beside (a) and (b). Unfinished runs are included and marked with the share of their budget.
 """
 from __future__ import annotations
 
@@ -12,7 +20,10 @@ import sys
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.results import common_curve, final_score, load_runs, markdown_main, prob_better
+from baselines_meta.results import (bootstrap_ci, bootstrap_mean_ci, common_curve, final_score, first_reach, load_runs,
+                                    markdown_main, prob_better, training_score, verdict)
+
+ALGS = ("meta", "meta-variance", "ddpg")
 
 
 def fmt(m: float, s: float) -> str:
@@ -22,35 +33,75 @@ def fmt(m: float, s: float) -> str:
     return f"{m:.{digits}f} ± {s:.{digits}f}"
 
 
-def build_table(root: str) -> str:
+def fmt_ci(m: float, s: float, ci: tuple[float, float]) -> str:
+    if not np.isfinite(m):
+        return "–"
+    digits = 2 if abs(m) < 100 else 0
+    return f"{fmt(m, s)} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def paper_cell(env: str, alg: str) -> str:
+    t = paper.task(env)
+    return fmt(*(t.table2_meta if alg == "meta" else t.table2_ddpg)) if t and alg in ("meta", "ddpg") else "–"
+
+
+def build_table(root: str, aggregate: bool = True) -> str:
     runs = load_runs(root)
     if not runs:
         raise SystemExit(f"baselines_meta.table: error: no runs with evaluations under {root}")
     envs = sorted({r.env for r in runs}, key=paper.order_key)
-    algs = [a for a in ("meta", "meta-variance", "ddpg") if any(r.alg == a for r in runs)]
-    lines = ["| task | alg | seeds | steps (share of budget) | last 10% of training | max of seed-mean curve | paper (Table 2) | P(meta > ddpg) |",
-             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    algs = [a for a in ALGS if any(r.alg == a for r in runs)]
+    rng = np.random.default_rng(0)
+    a_lines = ["## (a) Ours: deterministic evaluation of the student", "",
+               "| task | alg | seeds | steps (share of budget) | last 10% of training | max of seed-mean curve | paper (Table 2) |",
+               "| --- | --- | ---: | --- | ---: | ---: | ---: |"]
+    b_lines = ["## (b) The exploring policy's last 100 training episodes (baselines' rollout/return_history)", "",
+               "| task | alg | seeds | last 100 training episodes | meta: last 100 D1 episodes (extra) | paper (Table 2) |",
+               "| --- | --- | ---: | ---: | ---: | ---: |"]
+    c_lines = ["## (c) meta against ddpg", "",
+               "| task | seeds (meta, ddpg) | P(meta > ddpg), (a) last 10% | verdict (a) | P(meta > ddpg), (b) | verdict (b) | "
+               "meta reaches ddpg's best seed-mean return at |",
+               "| --- | --- | ---: | --- | ---: | --- | --- |"]
     for env in envs:
-        scores = {}
+        final, train, curves_of = {}, {}, {}
         for alg in algs:
             rs = [r for r in runs if r.env == env and r.alg == alg]
             if not rs:
                 continue
             fs = [final_score(r) for r in rs]
-            scores[alg] = fs
+            final[alg], train[alg] = fs, [training_score(r) for r in rs]
             grid, curves = common_curve(rs)
+            curves_of[alg] = (grid, curves, max(r.budget for r in rs))
             mean = curves.mean(0)
             k = int(np.argmax(mean))
+            lo, hi = bootstrap_ci(curves[:, k : k + 1], rng)
             share = min(r.steps[-1] / r.budget for r in rs)
             steps = f"{int(grid[-1]):,}" + ("" if all(r.done for r in rs) else f" ({share:.0%}, running)")
-            t = paper.task(env)
-            p = fmt(*(t.table2_meta if alg == "meta" else t.table2_ddpg)) if t and alg in ("meta", "ddpg") else "–"
-            pb = f"{prob_better(scores.get('meta', []), fs):.2f}" if alg == "ddpg" and "meta" in scores else ""
-            lines.append(f"| {env} | {alg} | {len(rs)} | {steps} | {fmt(np.mean(fs), np.std(fs))} | "
-                         f"{fmt(mean[k], curves[:, k].std())} | {p} | {pb} |")
-    notes = ["", "Our numbers: gymnasium v4 tasks (MuJoCo 3+), deterministic evaluation episodes of the student; std is the",
-             "population std over seeds. The paper's numbers are on gym v1 tasks (see results/README.md for the protocol)."]
-    return "\n".join(lines + notes) + "\n"
+            a_lines.append(f"| {env} | {alg} | {len(rs)} | {steps} | {fmt_ci(np.mean(fs), np.std(fs), bootstrap_mean_ci(fs, rng))} | "
+                           f"{fmt_ci(mean[k], curves[:, k].std(), (lo[0], hi[0]))} | {paper_cell(env, alg)} |")
+            tr = [x for x in train[alg] if np.isfinite(x)]
+            d1 = [x for x in (training_score(r, "0.d1.monitor.csv") for r in rs) if np.isfinite(x)]
+            d1_cell = fmt_ci(np.mean(d1), np.std(d1), bootstrap_mean_ci(d1, rng)) if d1 else "–"
+            tr_cell = fmt_ci(np.mean(tr), np.std(tr), bootstrap_mean_ci(tr, rng)) if tr else "–"
+            b_lines.append(f"| {env} | {alg} | {len(tr)} | {tr_cell} | {d1_cell} | {paper_cell(env, alg)} |")
+        if "meta" in final and "ddpg" in final:
+            (gm, cm, budget), (_, cd, _) = curves_of["meta"], curves_of["ddpg"]
+            at = first_reach(gm, cm.mean(0), float(cd.mean(0).max()))
+            reach = f"{at:,} ({at / budget:.2f} of the budget)" if at is not None else "never"
+            c_lines.append(f"| {env} | {len(final['meta'])}, {len(final['ddpg'])} | "
+                           f"{prob_better(final['meta'], final['ddpg']):.2f} | {verdict(final['meta'], final['ddpg'], rng)} | "
+                           f"{prob_better(train['meta'], train['ddpg']):.2f} | {verdict(train['meta'], train['ddpg'], rng)} | "
+                           f"{reach} |")
+    notes = ["", "Our numbers: gymnasium v4 tasks (MuJoCo 3+); ± is the population std over seeds, [..] the percentile "
+             "bootstrap 95% CI of the mean over seeds (seeds resampled). A verdict is 'better' or 'worse' when the "
+             "bootstrap 95% CI of the difference of the two means excludes 0. The paper's numbers are on gym v1 tasks "
+             "(see results/README.md for the protocol)."]
+    md = "\n".join(a_lines + [""] + b_lines + [""] + c_lines + notes) + "\n"
+    if aggregate:
+        from baselines_meta.aggregate import aggregate_markdown
+
+        md += "\n" + aggregate_markdown(runs)
+    return md
 
 
 def main(argv=None) -> int:

@@ -8,9 +8,12 @@ import pytest
 from baselines_meta.results import bootstrap_ci, common_curve, final_score, load_runs, prob_better, Run
 
 
-def write_run(root, env, alg, seed, steps, returns, budget):
+def write_run(root, env, alg, seed, steps, returns, budget, episodes=None):
     d = os.path.join(root, env, alg, f"seed-{seed}")
     os.makedirs(d)
+    if episodes is not None:  # the training env's monitor
+        with open(os.path.join(d, "0.monitor.csv"), "w") as f:
+            f.write('#{"t_start": 0, "env_id": "%s"}\nr,l,t\n' % env + "".join(f"{r},10,0.1\n" for r in episodes))
     with open(os.path.join(d, "evaluations.csv"), "w") as f:
         f.write("steps,total_steps,return_0,return_1\n")
         for s, r in zip(steps, returns):
@@ -29,27 +32,102 @@ def test_scores_by_hand():
     x = np.array([[1.0, 10.0], [3.0, 10.0]])
     lo, hi = bootstrap_ci(x, np.random.default_rng(0))
     assert 1.0 <= lo[0] <= 2.0 <= hi[0] <= 3.0 and lo[1] == hi[1] == 10.0
+    from baselines_meta.results import first_reach, verdict
+
+    rng = np.random.default_rng(0)
+    assert verdict([10, 11, 12], [1, 2, 3], rng) == "better" and verdict([1, 2, 3], [10, 11, 12], rng) == "worse"
+    assert verdict([1, 5, 9], [2, 5, 8], rng) == "not distinguishable" and verdict([], [1], rng) == "–"
+    assert verdict([10], [1, 2], rng) == "too few seeds"
+    assert first_reach(np.array([10, 20, 30]), np.array([0.0, 5.0, 4.0]), 5.0) == 20
+    assert first_reach(np.array([10, 20]), np.array([0.0, 1.0]), 5.0) is None
 
 
 def test_load_and_table(tmp_path):
+    import re
+
     from baselines_meta.table import build_table
 
     root = str(tmp_path)
     steps = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
     for seed, off in enumerate((0.0, 2.0, 4.0)):
-        write_run(root, "Pendulum-v1", "meta", seed, steps, [-500 + 40 * i + off for i in range(10)], 1000)
-        write_run(root, "Pendulum-v1", "ddpg", seed, steps, [-600 + 40 * i + off for i in range(10)], 1000)
+        eps = np.arange(150) / 10 + off  # last 100 training episodes: mean 9.95 + off
+        write_run(root, "Pendulum-v1", "meta", seed, steps, [-500 + 40 * i + off for i in range(10)], 1000, eps)
+        write_run(root, "Pendulum-v1", "ddpg", seed, steps, [-600 + 40 * i + off for i in range(10)], 1000, eps - 5)
     write_run(root, "Hopper-v4", "ddpg", 0, [100, 200], [5.0, 6.0], 1000)  # unfinished
     runs = load_runs(root)
     assert len(runs) == 7 and {r.done for r in runs} == {True, False}
     grid, curves = common_curve([r for r in runs if r.env == "Pendulum-v1" and r.alg == "meta"])
     assert curves.shape == (3, 10) and list(grid) == steps
-    md = build_table(root)
-    # meta last 10%: evaluations at 900, 1000 -> mean of (-180+off, -140+off) = -160 + off; off 0,2,4 -> -158 +- 1.63
-    # max of the seed-mean curve: at 1000, -140 + 2 = -138, std over seeds 1.63
-    assert "| Pendulum-v1 | meta | 3 | 1,000 | -158 ± 2 | -138 ± 2 | -123 ± 10 |" in md
-    assert "| Pendulum-v1 | ddpg | 3 | 1,000 | -258 ± 2 | -238 ± 2 | -206 ± 31 | 1.00 |" in md
+    md = build_table(root, aggregate=False)
+
+    def cell(prefix):  # 'mean ± std [lo, hi]' after a row's prefix -> (text, lo, hi)
+        m = re.search(re.escape(prefix) + r"([-0-9.]+ ± [0-9.]+) \[([-0-9.]+), ([-0-9.]+)\]", md)
+        assert m, prefix
+        return m.group(1), float(m.group(2)), float(m.group(3))
+
+    # (a) meta last 10%: evaluations at 900, 1000 -> mean of (-180+off, -140+off) = -160 + off; off 0,2,4 -> -158 +- 1.63
+    # and the bootstrap CI of the mean lies within the seeds' range
+    text, lo, hi = cell("| Pendulum-v1 | meta | 3 | 1,000 | ")
+    assert text == "-158 ± 2" and -160 <= lo <= -158 <= hi <= -156
+    # max of the seed-mean curve: at 1000, -140 + 2 = -138, std over seeds 1.63; the paper's -123 ± 10 beside it
+    assert re.search(r"\| -138 ± 2 \[[-0-9]+, [-0-9]+\] \| -123 ± 10 \|", md)
+    assert cell("| Pendulum-v1 | ddpg | 3 | 1,000 | ")[0] == "-258 ± 2"
     assert "| Hopper-v4 | ddpg | 1 | 200 (20%, running) |" in md
+    # (b) the last 100 training episodes: 9.95 + off -> 11.95 +- 1.63 (meta), 5 less for ddpg; no D1 monitor here
+    assert cell("| Pendulum-v1 | meta | 3 | ")[0] == "11.95 ± 1.63" and cell("| Pendulum-v1 | ddpg | 3 | ")[0] == "6.95 ± 1.63"
+    assert "| 11.95 ± 1.63 [" in md and "| – | -123 ± 10 |" in md
+    # (c) every meta seed beats every ddpg seed on both metrics; meta's seed-mean curve -498 + 40 i first reaches
+    # ddpg's best seed-mean return (-238, at 1000) at i = 7: step 800 of 1000
+    assert "| Pendulum-v1 | 3, 3 | 1.00 | better | 1.00 | better | 800 (0.80 of the budget) |" in md
+
+
+def test_aggregate_by_hand(tmp_path, monkeypatch):
+    """meta's runs score 10 on both tasks, ddpg's 5, a random policy 0: normalised 1 and 0.5; IQM 1 and 0.5, optimality
+    gap 0 and 0.5 (mean shortfall below 1), P(meta > ddpg) = 1, with degenerate CIs."""
+    import sys
+
+    from baselines_meta.aggregate import aggregate_markdown, normalised_scores
+
+    root = str(tmp_path)
+    for env in ("Pendulum-v1", "Hopper-v4"):
+        for seed in range(3):
+            write_run(root, env, "meta", seed, [10, 20], [10.0, 10.0], 20)
+            write_run(root, env, "ddpg", seed, [10, 20], [5.0, 5.0], 20)
+    write_run(root, "Hopper-v4", "meta", 3, [10, 20], [10.0, 10.0], 20)  # a seed ddpg lacks: left out
+    runs = load_runs(root)
+    randoms = {"Pendulum-v1": 0.0, "Hopper-v4": 0.0}
+    envs, sc = normalised_scores(runs, randoms)
+    assert envs == ["Hopper-v4", "Pendulum-v1"] and sc["meta"].shape == (3, 2)
+    np.testing.assert_allclose(sc["meta"], 1.0)
+    np.testing.assert_allclose(sc["ddpg"], 0.5)
+    md = aggregate_markdown(runs, reps=200, randoms=randoms)
+    assert "| meta | 1.000 [1.000, 1.000] | 0.000 [0.000, 0.000] |" in md
+    assert "| ddpg | 0.500 [0.500, 0.500] | 0.500 [0.500, 0.500] |" in md
+    assert "P(meta > ddpg): 1.000 [1.000, 1.000]" in md
+    from baselines_meta.aggregate import random_return
+    from baselines_meta.table import build_table
+
+    assert -16.3 * 200 <= random_return("Pendulum-v1", 2) < 0  # Pendulum's reward lies in [-16.27, 0] for 200 steps
+    assert "## (d) Aggregate over tasks (rliable)" in build_table(root)  # with the random policies measured
+    from baselines_meta.plot import main
+
+    out = str(tmp_path / "plots")
+    assert main([root, "--out", out, "--profile"]) == 0
+    assert os.path.getsize(os.path.join(out, "performance_profile.png")) > 1000
+    monkeypatch.setitem(sys.modules, "rliable", None)  # not installed: the hint, and (a)-(c) still print
+    assert 'pip install -e ".[analysis]"' in aggregate_markdown(runs, randoms=randoms)
+    md = build_table(root)
+    assert "## (c) meta against ddpg" in md and 'pip install -e ".[analysis]"' in md
+    assert main([root, "--out", out, "--profile"]) == 2
+
+
+def test_smoothing_by_hand():
+    from baselines_meta.plot import smooth
+
+    x = np.array([[1.0, 2.0, 6.0, 10.0]])
+    np.testing.assert_allclose(smooth(x, 2), [[1.0, 1.5, 4.0, 8.0]])  # (1), (1+2)/2, (2+6)/2, (6+10)/2
+    np.testing.assert_allclose(smooth(x, 3), [[1.0, 1.5, 3.0, 6.0]])
+    np.testing.assert_array_equal(smooth(x, 1), x)
 
 
 def test_plot_files(tmp_path):
@@ -61,10 +139,39 @@ def test_plot_files(tmp_path):
         write_run(root, "InvertedDoublePendulum-v4", "meta-variance", seed, [10, 20], [1.0, 2.0], 20)
     out = str(tmp_path / "plots")
     assert main([root, "--out", out]) == 0
-    assert main([root, "--out", out, "--figure1"]) == 0
+    assert main([root, "--out", out, "--figure1", "--smooth", "1"]) == 0
     for f in ("curves.png", "curves.svg", "figure1.png", "figure1.svg"):
         assert os.path.getsize(os.path.join(out, f)) > 1000
     assert main([str(tmp_path / "empty"), "--out", out]) == 2
+
+
+def test_figure4_panels_and_files(tmp_path):
+    """The six panels are the runs' recorded streams (meta: teacher, student; ddpg: explore; first and last 50
+    episodes), drawn to PNG and SVG; a missing states.npz is a one-line error."""
+    from baselines_meta.plot import figure4_panels, main
+
+    root = str(tmp_path / "runs")
+    rng = np.random.default_rng(0)
+    env = "InvertedDoublePendulum-v4"
+    want = {}
+    for alg, streams in (("meta", ("teacher", "student")), ("ddpg", ("explore",))):
+        d = os.path.join(root, env, alg, "seed-0")
+        os.makedirs(d)
+        z = {}
+        for stream in streams:
+            for row in ("first", "last"):
+                z[f"{stream}_{row}_obs"] = want[stream, row] = rng.normal(size=(40, 11)).astype(np.float32)
+                z[f"{stream}_{row}_episode"] = np.repeat(np.arange(4), 10)
+        np.savez(os.path.join(d, "states.npz"), **z)
+    panels = figure4_panels(root, 0)
+    for (row, col), stream in [((r, 0), "teacher") for r in ("first", "last")] + \
+                              [((r, 1), "student") for r in ("first", "last")] + [((r, 2), "explore") for r in ("first", "last")]:
+        np.testing.assert_array_equal(panels[row, col], want[stream, row])
+    out = str(tmp_path / "plots")
+    assert main([root, "--out", out, "--figure4", "--states", "30"]) == 0
+    for f in ("figure4.png", "figure4.svg"):
+        assert os.path.getsize(os.path.join(out, f)) > 1000
+    assert main([root, "--out", out, "--figure4", "--seed", "1"]) == 2
 
 
 def test_compare_plan_skips_done_and_resumes_partial(tmp_path, capsys):

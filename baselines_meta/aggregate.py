@@ -1,0 +1,123 @@
+"""Table 2 (d): the aggregate over tasks that Agarwal et al. (NeurIPS 2021) recommend, with their `rliable` library
+(an optional extra: `pip install -e ".[analysis]"`).
+
+Each run's score is its (a) score, the mean evaluation return over the last 10% of training, normalised per task
+between a random policy (uniform actions, the mean return of `RANDOM_EPISODES` episodes) and the best seed-mean
+evaluation return of any main-grid arm (meta or ddpg) on that task. Over the tasks where both meta and ddpg have runs,
+and the seeds both have on every such task: IQM and optimality gap with stratified-bootstrap 95% CIs, the probability
+of improvement of meta over ddpg, and a performance-profile figure.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+
+from baselines_meta import paper
+from baselines_meta.results import Run, common_curve, final_score
+
+RANDOM_EPISODES = 10
+INSTALL = 'the aggregate (d) needs the analysis extra: pip install -e ".[analysis]" (rliable)'
+
+
+def random_return(env_id: str, episodes: int = RANDOM_EPISODES, seed: int = 0) -> float:
+    """Mean return of uniformly random actions over `episodes` episodes."""
+    from baselines_meta.envs import make_env
+
+    env = make_env(env_id)
+    env.action_space.seed(seed)
+    total = 0.0
+    for i in range(episodes):
+        env.reset(seed=seed + i)
+        done = False
+        while not done:
+            _, r, te, tr, _ = env.step(env.action_space.sample())
+            total += float(r)
+            done = te or tr
+    env.close()
+    return total / episodes
+
+
+def normalised_scores(runs: list[Run], randoms: dict[str, float]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """(tasks, {alg: [seeds, tasks]}) for meta and ddpg on the tasks both ran, the seeds both have on all of them."""
+    envs = sorted({r.env for r in runs if r.alg == "meta"} & {r.env for r in runs if r.alg == "ddpg"}, key=paper.order_key)
+    seeds = sorted(set.intersection(*[{r.seed for r in runs if r.env == e and r.alg == a}
+                                      for e in envs for a in ("meta", "ddpg")])) if envs else []
+    out = {a: np.zeros((len(seeds), len(envs))) for a in ("meta", "ddpg")}
+    for j, env in enumerate(envs):
+        best = max(common_curve([r for r in runs if r.env == env and r.alg == a])[1].mean(0).max() for a in ("meta", "ddpg"))
+        lo = randoms[env]
+        for a in ("meta", "ddpg"):
+            by_seed = {r.seed: r for r in runs if r.env == env and r.alg == a}
+            for i, s in enumerate(seeds):
+                out[a][i, j] = (final_score(by_seed[s]) - lo) / (best - lo)
+    return envs, out
+
+
+def aggregate_markdown(runs: list[Run], plot_dir: Optional[str] = None, reps: int = 2000,
+                       randoms: Optional[dict[str, float]] = None) -> str:
+    """Section (d) of the table; the install hint instead when rliable is missing."""
+    try:
+        from rliable import library as rly
+        from rliable import metrics
+    except ImportError:
+        return f"## (d) Aggregate over tasks\n\n{INSTALL}\n"
+    envs = sorted({r.env for r in runs if r.alg == "meta"} & {r.env for r in runs if r.alg == "ddpg"}, key=paper.order_key)
+    if randoms is None:
+        randoms = {e: random_return(e) for e in envs}
+    envs, scores = normalised_scores(runs, randoms)
+    if not envs or scores["meta"].shape[0] < 2:
+        return "## (d) Aggregate over tasks\n\nneeds meta and ddpg runs of at least 2 common seeds\n"
+    rs = np.random.RandomState(0)
+
+    def iqm_gap(x):
+        return np.array([metrics.aggregate_iqm(x), metrics.aggregate_optimality_gap(x)])
+
+    pt, ci = rly.get_interval_estimates(scores, iqm_gap, reps=reps, random_state=rs)
+    ppt, pci = rly.get_interval_estimates({"meta,ddpg": (scores["meta"], scores["ddpg"])},
+                                          metrics.probability_of_improvement, reps=reps, random_state=rs)
+    lines = ["## (d) Aggregate over tasks (rliable)", "",
+             f"{len(envs)} tasks ({', '.join(paper.family(e) for e in envs)}), {scores['meta'].shape[0]} seeds each; "
+             "scores normalised per task between a random policy (0) and the best seed-mean evaluation return of meta "
+             "or ddpg (1). Stratified-bootstrap 95% CIs.", "",
+             "| task | random policy | best seed-mean return |", "| --- | ---: | ---: |"]
+    for j, e in enumerate(envs):
+        best = max(common_curve([r for r in runs if r.env == e and r.alg == a])[1].mean(0).max() for a in ("meta", "ddpg"))
+        lines.append(f"| {e} | {randoms[e]:.2f} | {best:.2f} |")
+    lines += ["", "| alg | IQM | optimality gap |", "| --- | ---: | ---: |"]
+    for a in ("meta", "ddpg"):
+        lines.append(f"| {a} | {pt[a][0]:.3f} [{ci[a][0, 0]:.3f}, {ci[a][1, 0]:.3f}] | "
+                     f"{pt[a][1]:.3f} [{ci[a][0, 1]:.3f}, {ci[a][1, 1]:.3f}] |")
+    p, (lo, hi) = float(ppt["meta,ddpg"]), (float(pci["meta,ddpg"][0][0]), float(pci["meta,ddpg"][1][0]))
+    lines += ["", f"Probability of improvement P(meta > ddpg): {p:.3f} [{lo:.3f}, {hi:.3f}]"]
+    if plot_dir:
+        lines += ["", f"Performance profile: {', '.join(performance_profile(scores, plot_dir, reps))}"]
+    return "\n".join(lines) + "\n"
+
+
+def performance_profile(scores: dict[str, np.ndarray], out_dir: str, reps: int = 2000) -> list[str]:
+    """rliable's performance profile (fraction of runs above each normalised score) with CIs, PNG and SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rliable import library as rly
+    from rliable import plot_utils
+
+    taus = np.linspace(-0.25, 1.25, 61)
+    prof, prof_ci = rly.create_performance_profile(scores, taus, reps=reps)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, ax=ax,
+                                         colors={"meta": "tab:red", "ddpg": "tab:blue"})
+    ax.legend(list(scores), loc="upper right")
+    ax.set_title("Performance profile over the paper's tasks")
+    fig.tight_layout()
+    os.makedirs(out_dir, exist_ok=True)
+    out = []
+    for ext in ("png", "svg"):
+        path = os.path.join(out_dir, f"performance_profile.{ext}")
+        fig.savefig(path, dpi=110)
+        out.append(path)
+    plt.close(fig)
+    return out
