@@ -10,6 +10,7 @@ of improvement of meta over ddpg, and a performance-profile figure.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -74,9 +75,11 @@ def aggregate_markdown(runs: list[Run], plot_dir: Optional[str] = None, reps: in
     def iqm_gap(x):
         return np.array([metrics.aggregate_iqm(x), metrics.aggregate_optimality_gap(x)])
 
-    pt, ci = rly.get_interval_estimates(scores, iqm_gap, reps=reps, random_state=rs)
-    ppt, pci = rly.get_interval_estimates({"meta,ddpg": (scores["meta"], scores["ddpg"])},
-                                          metrics.probability_of_improvement, reps=reps, random_state=rs)
+    with warnings.catch_warnings():  # rliable 1.2 hands arch a RandomState, which arch 7 deprecates
+        warnings.filterwarnings("ignore", message="random_state is deprecated", category=FutureWarning)
+        pt, ci = rly.get_interval_estimates(scores, iqm_gap, reps=reps, random_state=rs)
+        ppt, pci = rly.get_interval_estimates({"meta,ddpg": (scores["meta"], scores["ddpg"])},
+                                              metrics.probability_of_improvement, reps=reps, random_state=rs)
     lines = ["## (d) Aggregate over tasks (rliable)", "",
              f"{len(envs)} tasks ({', '.join(paper.family(e) for e in envs)}), {scores['meta'].shape[0]} seeds each; "
              "scores normalised per task between a random policy (0) and the best seed-mean evaluation return of meta "
