@@ -40,15 +40,25 @@ def random_return(env_id: str, episodes: int = RANDOM_EPISODES, seed: int = 0) -
     return total / episodes
 
 
+def best_return(runs: list[Run], env: str, seeds: list[int]) -> float:
+    """The best seed-mean evaluation return of meta or ddpg on env, over the given seeds."""
+    return max(common_curve([r for r in runs if r.env == env and r.alg == a and r.seed in seeds])[1].mean(0).max()
+               for a in ("meta", "ddpg"))
+
+
 def normalised_scores(runs: list[Run], randoms: dict[str, float]) -> tuple[list[str], dict[str, np.ndarray]]:
     """(tasks, {alg: [seeds, tasks]}) for meta and ddpg on the tasks both ran, the seeds both have on all of them."""
     envs = sorted({r.env for r in runs if r.alg == "meta"} & {r.env for r in runs if r.alg == "ddpg"}, key=paper.order_key)
     seeds = sorted(set.intersection(*[{r.seed for r in runs if r.env == e and r.alg == a}
                                       for e in envs for a in ("meta", "ddpg")])) if envs else []
     out = {a: np.zeros((len(seeds), len(envs))) for a in ("meta", "ddpg")}
+    if not seeds:
+        return envs, out
     for j, env in enumerate(envs):
-        best = max(common_curve([r for r in runs if r.env == env and r.alg == a])[1].mean(0).max() for a in ("meta", "ddpg"))
+        best = best_return(runs, env, seeds)
         lo = randoms[env]
+        if not best > lo:
+            raise ValueError(f"{env}: the best seed-mean return {best:g} is not above the random policy's {lo:g}")
         for a in ("meta", "ddpg"):
             by_seed = {r.seed: r for r in runs if r.env == env and r.alg == a}
             for i, s in enumerate(seeds):
@@ -67,7 +77,10 @@ def aggregate_markdown(runs: list[Run], plot_dir: Optional[str] = None, reps: in
     envs = sorted({r.env for r in runs if r.alg == "meta"} & {r.env for r in runs if r.alg == "ddpg"}, key=paper.order_key)
     if randoms is None:
         randoms = {e: random_return(e) for e in envs}
-    envs, scores = normalised_scores(runs, randoms)
+    try:
+        envs, scores = normalised_scores(runs, randoms)
+    except ValueError as e:
+        return f"## (d) Aggregate over tasks\n\ncannot normalise: {e}\n"
     if not envs or scores["meta"].shape[0] < 2:
         return "## (d) Aggregate over tasks\n\nneeds meta and ddpg runs of at least 2 common seeds\n"
     rs = np.random.RandomState(0)
@@ -85,9 +98,10 @@ def aggregate_markdown(runs: list[Run], plot_dir: Optional[str] = None, reps: in
              "scores normalised per task between a random policy (0) and the best seed-mean evaluation return of meta "
              "or ddpg (1). Stratified-bootstrap 95% CIs.", "",
              "| task | random policy | best seed-mean return |", "| --- | ---: | ---: |"]
-    for j, e in enumerate(envs):
-        best = max(common_curve([r for r in runs if r.env == e and r.alg == a])[1].mean(0).max() for a in ("meta", "ddpg"))
-        lines.append(f"| {e} | {randoms[e]:.2f} | {best:.2f} |")
+    common = sorted(set.intersection(*[{r.seed for r in runs if r.env == x and r.alg == a}
+                                       for x in envs for a in ("meta", "ddpg")]))
+    for e in envs:
+        lines.append(f"| {e} | {randoms[e]:.2f} | {best_return(runs, e, common):.2f} |")
     lines += ["", "| alg | IQM | optimality gap |", "| --- | ---: | ---: |"]
     for a in ("meta", "ddpg"):
         lines.append(f"| {a} | {pt[a][0]:.3f} [{ci[a][0, 0]:.3f}, {ci[a][1, 0]:.3f}] | "
@@ -109,6 +123,7 @@ def performance_profile(scores: dict[str, np.ndarray], out_dir: str, reps: int =
     from rliable import plot_utils
 
     taus = np.linspace(-0.25, 1.25, 61)
+    np.random.seed(0)  # rliable draws its bootstrap from numpy's global generator here
     prof, prof_ci = rly.create_performance_profile(scores, taus, reps=reps)
     fig, ax = plt.subplots(figsize=(6, 4))
     plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, ax=ax,

@@ -124,7 +124,7 @@ class RunConfig:
     save_interval: Optional[int] = opt(None, "env steps per worker between checkpoints (default: every epoch)", min=1)
     record_states: bool = opt(False, "keep the observations of the first and last 50 episodes of the exploring "
                                      "rollouts (ddpg; meta: the teacher's D0 and the student's R_pi rollouts) in "
-                                     "states.npz (rank 0), for state-visitation plots")
+                                     "states.npz (rank 0) at the end of the run, for state-visitation plots")
     tf_threads: int = opt(1, "TF threads per worker (0: TF's default, all cores); the 64-64 networks' steps are "
                              "faster on one thread", min=0)
     # The two give the same updates (to float rounding, tested); which is faster depends on N (baselines_meta.exchange)

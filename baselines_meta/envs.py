@@ -168,7 +168,8 @@ class EnvRunner:
         self.act_dim = int(env.action_space.shape[0])
 
     def restart(self, seed: int) -> None:
-        """Drop the episode in progress (it is not recorded) and start a new one from env.reset(seed=seed)."""
+        """Drop the episode in progress (no monitor row, no return; a state recorder keeps its states as a cut
+        episode) and start a new one from env.reset(seed=seed)."""
         obs, _ = self.env.reset(seed=int(seed))
         self.obs = np.asarray(obs, np.float32)
         self.ep_return, self.ep_length = 0.0, 0
@@ -195,7 +196,7 @@ class EnvRunner:
         for t in range(n):
             obs0[t] = self.obs
             if rec is not None:
-                rec.add(self.obs)
+                rec.add(obs0[t].copy())  # (an env may reuse its observation buffer)
             raw[t] = act(self.obs)
             a = np.minimum(np.maximum(raw[t], -1.0), 1.0)  # np.clip's wrapper is slow per step
             o1, r, te, tr, _ = self.env.step(self.scaler(a))

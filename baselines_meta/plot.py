@@ -179,7 +179,11 @@ def main(argv=None) -> int:
             print(f"baselines_meta.plot: error: {INSTALL}", file=sys.stderr)
             return 2
         envs = {r.env for r in runs if r.alg == "meta"} & {r.env for r in runs if r.alg == "ddpg"}
-        _, scores = normalised_scores(runs, {e: random_return(e) for e in envs})
+        try:
+            _, scores = normalised_scores(runs, {e: random_return(e) for e in envs})
+        except ValueError as e:
+            print(f"baselines_meta.plot: error: cannot normalise: {e}", file=sys.stderr)
+            return 2
         if scores["meta"].shape[0] < 2:
             print("baselines_meta.plot: error: --profile needs meta and ddpg runs of at least 2 common seeds",
                   file=sys.stderr)

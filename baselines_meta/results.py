@@ -95,7 +95,8 @@ def monitor_returns(d: str, name: str = "0.monitor.csv") -> np.ndarray:
 
 def training_score(r: Run, name: str = "0.monitor.csv", last: int = 100) -> float:
     """Baselines' rollout/return_history at the end of training: the mean return of the last `last` training
-    episodes of the exploring policy (ddpg: the noisy actor; meta: the teacher's D0, or D1 with name=0.d1.monitor.csv)."""
+    episodes of the exploring policy (ddpg: the noisy actor; meta: the teacher's D0, or D1 with name=0.d1.monitor.csv).
+    Rank 0's episodes: exact for one worker (baselines averages the ranks' histories); NaN without episodes."""
     x = monitor_returns(r.dir, name)
     return float(x[-last:].mean()) if x.size else float("nan")
 

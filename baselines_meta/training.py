@@ -251,7 +251,7 @@ class RunContext:
         mon = Monitor(path, self.cfg.env_id, truncate_to=self.resume_size(path))
         self.monitors.append(mon)
         rec = None
-        if record is not None and self.cfg.record_states:
+        if record is not None and self.cfg.record_states and self.rank == 0:  # rank 0 alone writes states.npz
             rec = self.recorders[record] = StateRecorder()
         return EnvRunner(env, self.env_seed(purpose), monitor=mon, recorder=rec)
 

@@ -82,8 +82,9 @@ def test_load_and_table(tmp_path):
 
 
 def test_aggregate_by_hand(tmp_path, monkeypatch):
-    """meta's runs score 10 on both tasks, ddpg's 5, a random policy 0: normalised 1 and 0.5; IQM 1 and 0.5, optimality
+    """meta's runs score 1000 on both tasks, ddpg's 500, a random policy 0: normalised 1 and 0.5; IQM 1 and 0.5, optimality
     gap 0 and 0.5 (mean shortfall below 1), P(meta > ddpg) = 1, with degenerate CIs."""
+    import re
     import sys
 
     from baselines_meta.aggregate import aggregate_markdown, normalised_scores
@@ -91,9 +92,9 @@ def test_aggregate_by_hand(tmp_path, monkeypatch):
     root = str(tmp_path)
     for env in ("Pendulum-v1", "Hopper-v4"):
         for seed in range(3):
-            write_run(root, env, "meta", seed, [10, 20], [10.0, 10.0], 20)
-            write_run(root, env, "ddpg", seed, [10, 20], [5.0, 5.0], 20)
-    write_run(root, "Hopper-v4", "meta", 3, [10, 20], [10.0, 10.0], 20)  # a seed ddpg lacks: left out
+            write_run(root, env, "meta", seed, [10, 20], [1000.0, 1000.0], 20)
+            write_run(root, env, "ddpg", seed, [10, 20], [500.0, 500.0], 20)
+    write_run(root, "Hopper-v4", "meta", 3, [10, 20], [3000.0, 3000.0], 20)  # a seed ddpg lacks: left out
     runs = load_runs(root)
     randoms = {"Pendulum-v1": 0.0, "Hopper-v4": 0.0}
     envs, sc = normalised_scores(runs, randoms)
@@ -109,11 +110,34 @@ def test_aggregate_by_hand(tmp_path, monkeypatch):
 
     assert -16.3 * 200 <= random_return("Pendulum-v1", 2) < 0  # Pendulum's reward lies in [-16.27, 0] for 200 steps
     assert "## (d) Aggregate over tasks (rliable)" in build_table(root)  # with the random policies measured
+    bad = aggregate_markdown(runs, randoms={"Pendulum-v1": 2000.0, "Hopper-v4": 0.0})  # best 1000 below random
+    assert "cannot normalise: Pendulum-v1: the best seed-mean return 1000 is not above the random policy's 2000" in bad
     from baselines_meta.plot import main
 
     out = str(tmp_path / "plots")
     assert main([root, "--out", out, "--profile"]) == 0
     assert os.path.getsize(os.path.join(out, "performance_profile.png")) > 1000
+    # ddpg holds the best curve on a third task (800 against meta's 400): meta 0.5, ddpg 1 there. Per seed meta scores
+    # (1, 1, 0.5) and ddpg (0.5, 0.5, 1) over the three tasks; IQM = the mean of the middle 5 of 9 sorted values (0.9
+    # and 0.6), optimality gap = mean shortfall below 1 (1.5 / 9 and 3 / 9), P(meta > ddpg) = mean over tasks (2 / 3)
+    for seed in range(3):
+        write_run(root, "Reacher-v4", "meta", seed, [10, 20], [400.0, 400.0], 20)
+        write_run(root, "Reacher-v4", "ddpg", seed, [10, 20], [800.0, 800.0], 20)
+    runs = load_runs(root)
+    randoms["Reacher-v4"] = 0.0
+    md = aggregate_markdown(runs, reps=200, randoms=randoms)
+    assert "| meta | 0.900 [0.900, 0.900] | 0.167 [0.167, 0.167] |" in md
+    assert "| ddpg | 0.600 [0.600, 0.600] | 0.333 [0.333, 0.333] |" in md and "P(meta > ddpg): 0.667" in md
+    # spread over seeds: every interval holds its point estimate, lower bound first
+    write_run(root, "Reacher-v4", "meta", 4, [10, 20], [50.0, 50.0], 20)
+    for env, off in (("Pendulum-v1", 0.0), ("Hopper-v4", 300.0), ("Reacher-v4", 100.0)):
+        write_run(root, env, "ddpg", 4, [10, 20], [off, off], 20)
+        if env != "Reacher-v4":
+            write_run(root, env, "meta", 4, [10, 20], [200.0, 200.0], 20)
+    md = aggregate_markdown(load_runs(root), reps=200, randoms=randoms)
+    for m in re.finditer(r"([-0-9.]+) \[([-0-9.]+), ([-0-9.]+)\]", md):
+        pt_, lo_, hi_ = map(float, m.groups())
+        assert lo_ <= pt_ <= hi_ and lo_ < hi_, m.group(0)
     monkeypatch.setitem(sys.modules, "rliable", None)  # not installed: the hint, and (a)-(c) still print
     assert 'pip install -e ".[analysis]"' in aggregate_markdown(runs, randoms=randoms)
     md = build_table(root)
