@@ -60,6 +60,7 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5) -> list[str]:
             ax.plot(steps, mean, color=c, label=f"{alg} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
             ax.fill_between(steps, lo, hi, color=c, alpha=0.2, linewidth=0)
         ax.set_title(env)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))  # 1e6-style ticks on every panel
         ax.set_xlabel("env steps")
         ax.set_ylabel("evaluation return")
         ax.grid(alpha=0.3)
