@@ -46,11 +46,17 @@ def best_return(runs: list[Run], env: str, seeds: list[int]) -> float:
                for a in ("meta", "ddpg"))
 
 
-def normalised_scores(runs: list[Run], randoms: dict[str, float]) -> tuple[list[str], dict[str, np.ndarray]]:
-    """(tasks, {alg: [seeds, tasks]}) for meta and ddpg on the tasks both ran, the seeds both have on all of them."""
+def paired(runs: list[Run]) -> tuple[list[str], list[int]]:
+    """The tasks both meta and ddpg ran (Table 2's order), and the seeds both have on all of them."""
     envs = sorted({r.env for r in runs if r.alg == "meta"} & {r.env for r in runs if r.alg == "ddpg"}, key=paper.order_key)
     seeds = sorted(set.intersection(*[{r.seed for r in runs if r.env == e and r.alg == a}
                                       for e in envs for a in ("meta", "ddpg")])) if envs else []
+    return envs, seeds
+
+
+def normalised_scores(runs: list[Run], randoms: dict[str, float]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """(tasks, {alg: [seeds, tasks]}) for meta and ddpg on the tasks both ran, the seeds both have on all of them."""
+    envs, seeds = paired(runs)
     out = {a: np.zeros((len(seeds), len(envs))) for a in ("meta", "ddpg")}
     if not seeds:
         return envs, out
@@ -66,17 +72,15 @@ def normalised_scores(runs: list[Run], randoms: dict[str, float]) -> tuple[list[
     return envs, out
 
 
-def aggregate_markdown(runs: list[Run], plot_dir: Optional[str] = None, reps: int = 2000,
-                       randoms: Optional[dict[str, float]] = None) -> str:
+def aggregate_markdown(runs: list[Run], reps: int = 2000, randoms: Optional[dict[str, float]] = None) -> str:
     """Section (d) of the table; the install hint instead when rliable is missing."""
     try:
         from rliable import library as rly
         from rliable import metrics
     except ImportError:
         return f"## (d) Aggregate over tasks\n\n{INSTALL}\n"
-    envs = sorted({r.env for r in runs if r.alg == "meta"} & {r.env for r in runs if r.alg == "ddpg"}, key=paper.order_key)
     if randoms is None:
-        randoms = {e: random_return(e) for e in envs}
+        randoms = {e: random_return(e) for e in paired(runs)[0]}
     try:
         envs, scores = normalised_scores(runs, randoms)
     except ValueError as e:
@@ -98,18 +102,15 @@ def aggregate_markdown(runs: list[Run], plot_dir: Optional[str] = None, reps: in
              "scores normalised per task between a random policy (0) and the best seed-mean evaluation return of meta "
              "or ddpg (1). Stratified-bootstrap 95% CIs.", "",
              "| task | random policy | best seed-mean return |", "| --- | ---: | ---: |"]
-    common = sorted(set.intersection(*[{r.seed for r in runs if r.env == x and r.alg == a}
-                                       for x in envs for a in ("meta", "ddpg")]))
+    seeds = paired(runs)[1]
     for e in envs:
-        lines.append(f"| {e} | {randoms[e]:.2f} | {best_return(runs, e, common):.2f} |")
+        lines.append(f"| {e} | {randoms[e]:.2f} | {best_return(runs, e, seeds):.2f} |")
     lines += ["", "| alg | IQM | optimality gap |", "| --- | ---: | ---: |"]
     for a in ("meta", "ddpg"):
         lines.append(f"| {a} | {pt[a][0]:.3f} [{ci[a][0, 0]:.3f}, {ci[a][1, 0]:.3f}] | "
                      f"{pt[a][1]:.3f} [{ci[a][0, 1]:.3f}, {ci[a][1, 1]:.3f}] |")
     p, (lo, hi) = float(ppt["meta,ddpg"]), (float(pci["meta,ddpg"][0][0]), float(pci["meta,ddpg"][1][0]))
     lines += ["", f"Probability of improvement P(meta > ddpg): {p:.3f} [{lo:.3f}, {hi:.3f}]"]
-    if plot_dir:
-        lines += ["", f"Performance profile: {', '.join(performance_profile(scores, plot_dir, reps))}"]
     return "\n".join(lines) + "\n"
 
 
@@ -132,10 +133,6 @@ def performance_profile(scores: dict[str, np.ndarray], out_dir: str, reps: int =
     ax.set_title("Performance profile over the paper's tasks")
     fig.tight_layout()
     os.makedirs(out_dir, exist_ok=True)
-    out = []
-    for ext in ("png", "svg"):
-        path = os.path.join(out_dir, f"performance_profile.{ext}")
-        fig.savefig(path, dpi=110)
-        out.append(path)
-    plt.close(fig)
-    return out
+    from baselines_meta.plot import save
+
+    return save(fig, os.path.join(out_dir, "performance_profile"))

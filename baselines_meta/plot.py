@@ -26,6 +26,19 @@ from baselines_meta.results import bootstrap_ci, common_curve, load_runs
 COLORS = {"meta": "tab:red", "meta-variance": "tab:orange", "ddpg": "tab:blue"}
 
 
+def save(fig, path_stem: str) -> list[str]:
+    """Write the figure as <path_stem>.png and .svg, close it; returns the two paths."""
+    import matplotlib.pyplot as plt
+
+    out = []
+    for ext in ("png", "svg"):
+        p = f"{path_stem}.{ext}"
+        fig.savefig(p, dpi=110)
+        out.append(p)
+    plt.close(fig)
+    return out
+
+
 def smooth(curves: np.ndarray, k: int) -> np.ndarray:
     """Trailing moving average over the last k points of each row [S, E] (fewer at the start)."""
     if k <= 1:
@@ -71,13 +84,7 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5) -> list[str]:
     what = f"each seed smoothed over its last {k} evaluations; " if k > 1 else ""
     fig.text(0.5, 0.01, f"{what}line: mean over seeds; shade: bootstrap 95% CI of the mean", ha="center", fontsize=7)
     fig.tight_layout(rect=(0, 0.04, 1, 0.96))
-    out = []
-    for ext in ("png", "svg"):
-        p = f"{path_stem}.{ext}"
-        fig.savefig(p, dpi=110)
-        out.append(p)
-    plt.close(fig)
-    return out
+    return save(fig, path_stem)
 
 
 PANELS = (("meta", "teacher", "Meta-Teacher"), ("meta", "student", "Meta-Student"), ("ddpg", "explore", "DDPG"))
@@ -128,13 +135,7 @@ def draw_figure4(panels: dict, path_stem: str, n_states: int, seed: int) -> list
     fig.suptitle(f"Figure 4: state-visitation density, InvertedDoublePendulum-v4, seed {seed} (joint t-SNE, "
                  f"Gaussian KDE; {n_states:,} states a panel at most)", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
-    out = []
-    for ext in ("png", "svg"):
-        p = f"{path_stem}.{ext}"
-        fig.savefig(p, dpi=110)
-        out.append(p)
-    plt.close(fig)
-    return out
+    return save(fig, path_stem)
 
 
 def main(argv=None) -> int:
@@ -172,14 +173,14 @@ def main(argv=None) -> int:
         return 2
     os.makedirs(a.out, exist_ok=True)
     if a.profile:
-        from baselines_meta.aggregate import INSTALL, normalised_scores, performance_profile, random_return
+        from baselines_meta.aggregate import INSTALL, normalised_scores, paired, performance_profile, random_return
 
         try:
             import rliable  # noqa: F401
         except ImportError:
             print(f"baselines_meta.plot: error: {INSTALL}", file=sys.stderr)
             return 2
-        envs = {r.env for r in runs if r.alg == "meta"} & {r.env for r in runs if r.alg == "ddpg"}
+        envs = paired(runs)[0]
         try:
             _, scores = normalised_scores(runs, {e: random_return(e) for e in envs})
         except ValueError as e:
