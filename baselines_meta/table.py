@@ -11,6 +11,10 @@
     budget.
 (d) The aggregate over tasks with rliable (IQM, optimality gap, probability of improvement; baselines_meta.aggregate),
     when the analysis extra is installed; otherwise a line saying how to install it.
+(e) With --controls DIR (default: `controls` beside the runs' root, when it exists): the control arms of
+    DIR/<arm>/<env>/<alg>/seed-<n> beside meta and ddpg of the main grid on the same seeds, each with (a)'s and (b)'s
+    score, and the contrasts they were run for (frozen teacher, ddpg at meta's update ratio, ddpg without noise, both
+    algorithms under --truncation_as_terminal), each with P(A > B) and a verdict on the seeds both arms have.
 The paper's Table 2 stands beside (a) and (b). Unfinished runs are included and marked with the share of their budget.
 """
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 
 from baselines_meta import paper
 from baselines_meta.results import (bootstrap_ci, bootstrap_mean_ci, common_curve, final_score, first_reach, load_runs,
-                                    markdown_main, prob_better, training_score, verdict)
+                                    prob_better, training_score, verdict)
 
 ALGS = ("meta", "meta-variance", "ddpg")
 
@@ -104,8 +108,87 @@ def build_table(root: str, aggregate: bool = True) -> str:
     return md
 
 
+# (e): the arms, as (label, control arm directory or None for the main grid, alg) ...
+ARMS = (("meta", None, "meta"), ("ddpg", None, "ddpg"),
+        ("meta, frozen teacher", "frozen", "meta"),
+        ("ddpg, meta's update ratio 0.20", "ddpg-ratio0.2", "ddpg"),
+        ("ddpg, no exploration noise", "ddpg-nonoise", "ddpg"),
+        ("meta, truncation as terminal", "truncation", "meta"),
+        ("ddpg, truncation as terminal", "truncation", "ddpg"))
+# ... and the contrasts they answer: (question, arm A, arm B).
+CONTRASTS = (("Does learning the teacher matter?", "meta", "meta, frozen teacher"),
+             ("Is meta's result its update ratio?", "meta", "ddpg, meta's update ratio 0.20"),
+             ("Does the update ratio change ddpg?", "ddpg, meta's update ratio 0.20", "ddpg"),
+             ("Does ddpg's exploration noise help?", "ddpg", "ddpg, no exploration noise"),
+             ("Does meta beat no exploration at all?", "meta", "ddpg, no exploration noise"),
+             ("The paper's conditions: meta against ddpg", "meta, truncation as terminal", "ddpg, truncation as terminal"),
+             ("Does truncation as terminal change ddpg?", "ddpg, truncation as terminal", "ddpg"),
+             ("Does truncation as terminal change meta?", "meta, truncation as terminal", "meta"))
+
+
+def build_controls(main_root: str, controls_root: str) -> str:
+    """(e): the control arms beside the main grid's meta and ddpg on the seeds the controls ran, and the contrasts."""
+    import os
+
+    arm_runs: dict[str, list] = {}
+    for label, sub, alg in ARMS:
+        rs = load_runs(main_root if sub is None else os.path.join(controls_root, sub))
+        arm_runs[label] = [r for r in rs if r.alg == alg]
+    ctrl = [r for label, sub, _ in ARMS if sub is not None for r in arm_runs[label]]
+    if not ctrl:
+        raise SystemExit(f"baselines_meta.table: error: no control runs with evaluations under {controls_root}")
+    rng = np.random.default_rng(0)
+    lines = ["## (e) Controls: meta and ddpg of the main grid on the controls' seeds, and the control arms", "",
+             "| task | arm | seeds | steps (share of budget) | (a) last 10% of training | (b) last 100 training episodes |",
+             "| --- | --- | --- | --- | ---: | ---: |"]
+    c_lines = ["| task | question | A | B | seeds | P(A > B), (a) | verdict (a) | P(A > B), (b) | verdict (b) |",
+               "| --- | --- | --- | --- | --- | ---: | --- | ---: | --- |"]
+    for env in sorted({r.env for r in ctrl}, key=paper.order_key):
+        seeds = sorted({r.seed for r in ctrl if r.env == env})
+        by = {label: {r.seed: r for r in arm_runs[label] if r.env == env and r.seed in seeds} for label, _, _ in ARMS}
+        for label, _, _ in ARMS:
+            rs = [by[label][s] for s in sorted(by[label])]
+            if not rs:
+                continue
+            fs = [final_score(r) for r in rs]
+            tr = [x for x in (training_score(r) for r in rs) if np.isfinite(x)]
+            share = min(r.steps[-1] / r.budget for r in rs)
+            steps = f"{int(min(r.steps[-1] for r in rs)):,}" + ("" if all(r.done for r in rs) else f" ({share:.0%}, running)")
+            tr_cell = fmt_ci(np.mean(tr), np.std(tr), bootstrap_mean_ci(tr, rng)) if tr else "–"
+            lines.append(f"| {env} | {label} | {', '.join(map(str, sorted(by[label])))} | {steps} | "
+                         f"{fmt_ci(np.mean(fs), np.std(fs), bootstrap_mean_ci(fs, rng))} | {tr_cell} |")
+        for question, a, b in CONTRASTS:
+            common = sorted(s for s in set(by[a]) & set(by[b]) if by[a][s].done and by[b][s].done)  # finished runs
+            if not common:
+                continue
+            fa, fb = ([final_score(by[x][s]) for s in common] for x in (a, b))
+            ta, tb = ([y for y in (training_score(by[x][s]) for s in common) if np.isfinite(y)] for x in (a, b))
+            c_lines.append(f"| {env} | {question} | {a} | {b} | {', '.join(map(str, common))} | "
+                           f"{prob_better(fa, fb):.2f} | {verdict(fa, fb, rng)} | {prob_better(ta, tb):.2f} | "
+                           f"{verdict(ta, tb, rng)} |")
+    return "\n".join(lines + ["", "Contrasts, on the seeds where both arms have finished (A's score against B's; the "
+                              "verdict as in (c)):", ""] + c_lines) + "\n"
+
+
 def main(argv=None) -> int:
-    return markdown_main("python -m baselines_meta.table", __doc__, "results/runs", build_table, argv)
+    import argparse
+    import os
+
+    p = argparse.ArgumentParser(prog="python -m baselines_meta.table", description=__doc__.split("\n")[0])
+    p.add_argument("root", nargs="?", default="results/runs")
+    p.add_argument("--controls", default=None,
+                   help="root of the control arms (default: `controls` beside ROOT, when it exists); 'none' to leave (e) out")
+    p.add_argument("--out", default=None, help="also write the markdown to this file")
+    a = p.parse_args(argv)
+    md = build_table(a.root)
+    controls = a.controls if a.controls is not None else os.path.join(os.path.dirname(os.path.abspath(a.root)), "controls")
+    if controls != "none" and (a.controls is not None or os.path.isdir(controls)):
+        md += "\n" + build_controls(a.root, controls)
+    print(md)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(md)
+    return 0
 
 
 if __name__ == "__main__":

@@ -81,6 +81,43 @@ def test_load_and_table(tmp_path):
     assert "| Pendulum-v1 | 3, 3 | 1.00 | better | 1.00 | better | 800 (0.80 of the budget) |" in md
 
 
+def test_controls_by_hand(tmp_path, capsys):
+    """(e): the main grid's arms on the controls' seeds only, each control arm's scores, and the contrasts on the
+    seeds where both arms finished."""
+    from baselines_meta.table import build_controls, main
+
+    runs, ctrl = str(tmp_path / "runs"), str(tmp_path / "controls")
+    steps = [100 * i for i in range(1, 11)]
+    env = "HalfCheetah-v4"
+    for seed in range(4):  # main grid: seeds 0-3; the controls have 0-2, so seed 3 (return 1000) must not count
+        level = 1000.0 if seed == 3 else 10.0 * seed
+        write_run(runs, env, "meta", seed, steps, [level] * 10, 1000, [level] * 100)
+        write_run(runs, env, "ddpg", seed, steps, [level - 50] * 10, 1000, [level + 1] * 100)
+    for seed in range(3):  # frozen meta: 20 below meta on every seed; no-noise ddpg: level 30 on every seed
+        write_run(os.path.join(ctrl, "frozen"), env, "meta", seed, steps, [10.0 * seed - 20] * 10, 1000, [5.0] * 100)
+        write_run(os.path.join(ctrl, "ddpg-nonoise"), env, "ddpg", seed, steps, [30.0] * 10, 1000, [30.0] * 100)
+    write_run(os.path.join(ctrl, "truncation"), env, "meta", 0, steps[:2], [1.0, 2.0], 1000)  # running
+    md = build_controls(runs, ctrl)
+    # meta on seeds 0-2: 0, 10, 20 -> 10 +- 8.16 (population std); training episodes the same
+    assert f"| {env} | meta | 0, 1, 2 | 1,000 | 10.00 ± 8.16 [" in md and "] | 10.00 ± 8.16 [" in md
+    assert f"| {env} | meta, frozen teacher | 0, 1, 2 | 1,000 | -10.00 ± 8.16 [" in md
+    # the running arm: the last 10% of its 200 steps is the evaluation at 200 (2.0); it has no monitor file
+    assert f"| {env} | meta, truncation as terminal | 0 | 200 (20%, running) | 2.00 ± 0.00 [2.00, 2.00] | – |" in md
+    # meta (0, 10, 20) against frozen (-20, -10, 0) on (a): 2 + 3 + 3 = 8 wins of 9 pairs and one tie (0 vs 0), so
+    # (8 + 0.5) / 9 = 0.94; resampled within each arm, the difference of means is >= 0 and reaches 0 only when meta
+    # draws seed 0 three times and frozen seed 2 three times (1/729 < 2.5%): better. On (b), meta's 0, 10, 20 against
+    # frozen's 5, 5, 5: 6 of 9 pairs = 0.67, and the difference spans -5 .. 15: not distinguishable.
+    assert (f"| {env} | Does learning the teacher matter? | meta | meta, frozen teacher | 0, 1, 2 | 0.94 | "
+            f"better | 0.67 | not distinguishable |") in md
+    # ddpg (-50, -40, -30) against no noise (30 on every seed): worse on (a) in every pair; (b): 1, 11, 21 vs 30 -> 0
+    assert (f"| {env} | Does ddpg's exploration noise help? | ddpg | ddpg, no exploration noise | 0, 1, 2 | 0.00 | "
+            f"worse | 0.00 | worse |") in md
+    # the running truncation arm enters no contrast; arms without runs give no row
+    assert "change meta?" not in md and "update ratio 0.20" not in md
+    assert main([runs, "--out", str(tmp_path / "t.md")]) == 0  # finds ../controls by default and writes (e)
+    assert "## (e) Controls" in open(tmp_path / "t.md").read() and "## (e) Controls" in capsys.readouterr().out
+
+
 def test_aggregate_by_hand(tmp_path, monkeypatch):
     """meta's runs score 1000 on both tasks, ddpg's 500, a random policy 0: normalised 1 and 0.5; IQM 1 and 0.5, optimality
     gap 0 and 0.5 (mean shortfall below 1), P(meta > ddpg) = 1, with degenerate CIs."""
