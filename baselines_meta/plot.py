@@ -10,6 +10,8 @@ D0, the meta student and ddpg, rows each policy's first 50 and last 50 episodes.
 are embedded jointly in 2D by t-SNE and each panel's density is a Gaussian kernel density estimate (needs the analysis
 extra: scikit-learn, scipy); `--states N` states a panel, sampled at random (the paper embedded about 2.5M).
 `--profile` draws rliable's performance profile of meta and ddpg over the tasks (Table 2 (d); analysis extra).
+`--controls DIR` draws the control arms of DIR (Table 2 (e)) beside the main grid's meta and ddpg on the same seeds,
+one panel per task the controls ran (controls.png / .svg).
 """
 from __future__ import annotations
 
@@ -21,9 +23,12 @@ import sys
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.results import bootstrap_ci, common_curve, load_runs
+from baselines_meta.results import CONTROL_ARMS, bootstrap_ci, common_curve, control_arm_runs, load_runs
 
-COLORS = {"meta": "tab:red", "meta-variance": "tab:orange", "ddpg": "tab:blue"}
+COLORS = {"meta": "tab:red", "meta-variance": "tab:orange", "ddpg": "tab:blue",  # and the control arms':
+          "meta, frozen teacher": "tab:purple", "ddpg, meta's update ratio 0.20": "tab:green",
+          "ddpg, no exploration noise": "tab:gray", "meta, truncation as terminal": "tab:red",
+          "ddpg, truncation as terminal": "tab:blue"}  # (dashed)
 
 
 def save(fig, path_stem: str) -> list[str]:
@@ -49,7 +54,7 @@ def smooth(curves: np.ndarray, k: int) -> np.ndarray:
     return (c[:, idx] - c[:, lo]) / (idx - lo)
 
 
-def draw(runs, envs, path_stem: str, title: str, k: int = 5) -> list[str]:
+def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta-variance", "ddpg")) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -58,10 +63,10 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5) -> list[str]:
     n = len(envs)
     cols = 3 if n > 2 else n
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows + (1.0 if len(algs) > 3 else 0)), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, env in zip(axes.ravel(), envs):
-        for alg in ("meta", "meta-variance", "ddpg"):
+        for alg in algs:
             rs = [r for r in runs if r.env == env and r.alg == alg]
             if not rs:
                 continue
@@ -70,20 +75,27 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5) -> list[str]:
             mean = curves.mean(0)
             lo, hi = bootstrap_ci(curves, rng)
             c = COLORS.get(alg)
-            ax.plot(steps, mean, color=c, label=f"{alg} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
+            ls = "--" if "truncation" in alg else "-"
+            ax.plot(steps, mean, color=c, ls=ls, label=f"{alg} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
             ax.fill_between(steps, lo, hi, color=c, alpha=0.2, linewidth=0)
         ax.set_title(env)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))  # 1e6-style ticks on every panel
         ax.set_xlabel("env steps")
         ax.set_ylabel("evaluation return")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        if len(algs) <= 3:
+            ax.legend(fontsize=8, loc="lower right")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.suptitle(title, fontsize=11)
     what = f"each seed smoothed over its last {k} evaluations; " if k > 1 else ""
     fig.text(0.5, 0.01, f"{what}line: mean over seeds; shade: bootstrap 95% CI of the mean", ha="center", fontsize=7)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.96))
+    bottom = 0.04
+    if len(algs) > 3:  # many arms: one legend under the panels (the seed counts of the first panel)
+        fig.legend(*axes.ravel()[0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8,
+                   bbox_to_anchor=(0.5, 0.03))
+        bottom = 0.2
+    fig.tight_layout(rect=(0, bottom, 1, 0.96))
     return save(fig, path_stem)
 
 
@@ -146,6 +158,7 @@ def main(argv=None) -> int:
     p.add_argument("--smooth", type=int, default=5, metavar="K", help="moving window over K evaluations (1: off)")
     p.add_argument("--figure4", action="store_true", help="state-visitation density on InvertedDoublePendulum-v4")
     p.add_argument("--profile", action="store_true", help="rliable's performance profile of meta and ddpg (Table 2 (d))")
+    p.add_argument("--controls", default=None, metavar="DIR", help="the control arms under DIR beside meta and ddpg")
     p.add_argument("--seed", type=int, default=0, help="--figure4: the seed whose runs recorded states")
     p.add_argument("--states", type=int, default=1500, help="--figure4: states a panel at most")
     a = p.parse_args(argv)
@@ -192,7 +205,18 @@ def main(argv=None) -> int:
             return 2
         print("\n".join(performance_profile(scores, a.out)))
         return 0
-    if a.figure1:
+    if a.controls:
+        arms = control_arm_runs(a.root, a.controls)
+        ctrl = [r for label, sub, _ in CONTROL_ARMS if sub is not None for r in arms[label]]
+        if not ctrl:
+            print(f"baselines_meta.plot: error: no control runs with evaluations under {a.controls}", file=sys.stderr)
+            return 2
+        envs = sorted({r.env for r in ctrl}, key=paper.order_key)
+        seeds = {e: {r.seed for r in ctrl if r.env == e} for e in envs}
+        runs = [r for rs in arms.values() for r in rs if r.env in seeds and r.seed in seeds[r.env]]
+        files = draw(runs, envs, os.path.join(a.out, "controls"), "controls: meta and ddpg beside the control arms "
+                     "(the controls' seeds)", a.smooth, algs=[label for label, _, _ in CONTROL_ARMS])
+    elif a.figure1:
         envs = sorted({r.env for r in runs if paper.family(r.env) == "InvertedDoublePendulum"})
         if not envs:
             print("baselines_meta.plot: error: no InvertedDoublePendulum runs for --figure1", file=sys.stderr)

@@ -52,6 +52,25 @@ def load_runs(root: str) -> list[Run]:
     return out
 
 
+# The control arms of the campaign, as (label, arm directory under the controls root or None for the main grid, alg).
+CONTROL_ARMS = (("meta", None, "meta"), ("ddpg", None, "ddpg"),
+                ("meta, frozen teacher", "frozen", "meta"),
+                ("ddpg, meta's update ratio 0.20", "ddpg-ratio0.2", "ddpg"),
+                ("ddpg, no exploration noise", "ddpg-nonoise", "ddpg"),
+                ("meta, truncation as terminal", "truncation", "meta"),
+                ("ddpg, truncation as terminal", "truncation", "ddpg"))
+
+
+def control_arm_runs(main_root: str, controls_root: str) -> dict[str, list[Run]]:
+    """Each control arm's runs (main-grid meta and ddpg from main_root, the others from controls_root/<arm>), keyed by
+    the arm's label, with the label as each run's alg."""
+    out = {}
+    for label, sub, alg in CONTROL_ARMS:
+        rs = load_runs(main_root if sub is None else os.path.join(controls_root, sub))
+        out[label] = [r._replace(alg=label) for r in rs if r.alg == alg]
+    return out
+
+
 def common_curve(runs: list[Run]) -> tuple[np.ndarray, np.ndarray]:
     """Seeds' curves on a common step grid (the first run's evaluation steps up to the shortest run),
     interpolated where a seed evaluated at other steps. Returns steps [E] and returns [S, E]."""

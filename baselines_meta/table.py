@@ -24,8 +24,9 @@ import sys
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.results import (bootstrap_ci, bootstrap_mean_ci, common_curve, final_score, first_reach, load_runs,
-                                    prob_better, training_score, verdict)
+from baselines_meta.results import (CONTROL_ARMS as ARMS, bootstrap_ci, bootstrap_mean_ci, common_curve,
+                                    control_arm_runs, final_score, first_reach, load_runs, prob_better, training_score,
+                                    verdict)
 
 ALGS = ("meta", "meta-variance", "ddpg")
 
@@ -108,14 +109,7 @@ def build_table(root: str, aggregate: bool = True) -> str:
     return md
 
 
-# (e): the arms, as (label, control arm directory or None for the main grid, alg) ...
-ARMS = (("meta", None, "meta"), ("ddpg", None, "ddpg"),
-        ("meta, frozen teacher", "frozen", "meta"),
-        ("ddpg, meta's update ratio 0.20", "ddpg-ratio0.2", "ddpg"),
-        ("ddpg, no exploration noise", "ddpg-nonoise", "ddpg"),
-        ("meta, truncation as terminal", "truncation", "meta"),
-        ("ddpg, truncation as terminal", "truncation", "ddpg"))
-# ... and the contrasts they answer: (question, arm A, arm B).
+# (e): the contrasts the control arms (results.CONTROL_ARMS) answer: (question, arm A, arm B).
 CONTRASTS = (("Does learning the teacher matter?", "meta", "meta, frozen teacher"),
              ("Is meta's result its update ratio?", "meta", "ddpg, meta's update ratio 0.20"),
              ("Does the update ratio change ddpg?", "ddpg, meta's update ratio 0.20", "ddpg"),
@@ -128,12 +122,7 @@ CONTRASTS = (("Does learning the teacher matter?", "meta", "meta, frozen teacher
 
 def build_controls(main_root: str, controls_root: str) -> str:
     """(e): the control arms beside the main grid's meta and ddpg on the seeds the controls ran, and the contrasts."""
-    import os
-
-    arm_runs: dict[str, list] = {}
-    for label, sub, alg in ARMS:
-        rs = load_runs(main_root if sub is None else os.path.join(controls_root, sub))
-        arm_runs[label] = [r for r in rs if r.alg == alg]
+    arm_runs = control_arm_runs(main_root, controls_root)
     ctrl = [r for label, sub, _ in ARMS if sub is not None for r in arm_runs[label]]
     if not ctrl:
         raise SystemExit(f"baselines_meta.table: error: no control runs with evaluations under {controls_root}")

@@ -204,6 +204,11 @@ def test_plot_files(tmp_path):
     for f in ("curves.png", "curves.svg", "figure1.png", "figure1.svg"):
         assert os.path.getsize(os.path.join(out, f)) > 1000
     assert main([str(tmp_path / "empty"), "--out", out]) == 2
+    # --controls: the control arms beside meta and ddpg; none there is a one-line error
+    assert main([root, "--out", out, "--controls", str(tmp_path / "controls")]) == 2
+    write_run(str(tmp_path / "controls" / "frozen"), "Pendulum-v1", "meta", 0, [10, 20, 30], [0.5, 1.0, 1.5], 30)
+    assert main([root, "--out", out, "--controls", str(tmp_path / "controls")]) == 0
+    assert os.path.getsize(os.path.join(out, "controls.png")) > 1000 and os.path.exists(os.path.join(out, "controls.svg"))
 
 
 def test_figure4_panels_and_files(tmp_path):
