@@ -76,7 +76,8 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta
             lo, hi = bootstrap_ci(curves, rng)
             c = COLORS.get(alg)
             ls = "--" if "truncation" in alg else "-"
-            ax.plot(steps, mean, color=c, ls=ls, label=f"{alg} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
+            shared = len(algs) > 3  # one legend for all panels: seed counts per panel would mislead
+            ax.plot(steps, mean, color=c, ls=ls, label=alg if shared else f"{alg} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
             ax.fill_between(steps, lo, hi, color=c, alpha=0.2, linewidth=0)
         ax.set_title(env)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))  # 1e6-style ticks on every panel
@@ -91,8 +92,13 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta
     what = f"each seed smoothed over its last {k} evaluations; " if k > 1 else ""
     fig.text(0.5, 0.01, f"{what}line: mean over seeds; shade: bootstrap 95% CI of the mean", ha="center", fontsize=7)
     bottom = 0.04
-    if len(algs) > 3:  # many arms: one legend under the panels (the seed counts of the first panel)
-        fig.legend(*axes.ravel()[0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8,
+    if len(algs) > 3:  # many arms: one legend under the panels, every arm that any panel drew, in algs' order
+        handles = {}
+        for ax in axes.ravel()[:n]:
+            for h, label in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(label, h)
+        labels = [x for x in algs if x in handles]
+        fig.legend([handles[x] for x in labels], labels, loc="lower center", ncol=4, fontsize=8,
                    bbox_to_anchor=(0.5, 0.03))
         bottom = 0.2
     fig.tight_layout(rect=(0, bottom, 1, 0.96))
@@ -193,7 +199,8 @@ def main(argv=None) -> int:
         except ImportError:
             print(f"baselines_meta.plot: error: {INSTALL}", file=sys.stderr)
             return 2
-        envs = paired(runs)[0]
+        runs = [r for r in runs if r.done]  # as table (d): finished runs only
+        envs = paired(runs)[0] if runs else []
         try:
             _, scores = normalised_scores(runs, {e: random_return(e) for e in envs})
         except ValueError as e:
@@ -213,9 +220,11 @@ def main(argv=None) -> int:
             return 2
         envs = sorted({r.env for r in ctrl}, key=paper.order_key)
         seeds = {e: {r.seed for r in ctrl if r.env == e} for e in envs}
-        runs = [r for rs in arms.values() for r in rs if r.env in seeds and r.seed in seeds[r.env]]
+        runs = [r for rs in arms.values() for r in rs if r.env in seeds and r.seed in seeds[r.env] and r.done]
+        seen = ", ".join(f"{paper.family(e)} {'/'.join(map(str, sorted(seeds[e])))}" for e in envs)
         files = draw(runs, envs, os.path.join(a.out, "controls"), "controls: meta and ddpg beside the control arms "
-                     "(the controls' seeds)", a.smooth, algs=[label for label, _, _ in CONTROL_ARMS])
+                     f"(finished runs of the controls' seeds: {seen})", a.smooth,
+                     algs=[label for label, _, _ in CONTROL_ARMS])
     elif a.figure1:
         envs = sorted({r.env for r in runs if paper.family(r.env) == "InvertedDoublePendulum"})
         if not envs:

@@ -15,7 +15,7 @@ class Run(NamedTuple):
     steps: np.ndarray  # [E] env steps per worker at each evaluation
     returns: np.ndarray  # [E] mean evaluation return at each evaluation
     budget: int  # num_timesteps of the run
-    done: bool  # reached its budget
+    done: bool  # finished: compare wrote its DONE file and it reached its budget
     dir: str
 
 
@@ -34,7 +34,8 @@ def load_run(d: str, env: str, alg: str, seed: int) -> Optional[Run]:
             budget = int(json.load(f)["schedule"]["num_timesteps"])
     except (OSError, KeyError, ValueError):
         budget = int(steps[-1])
-    return Run(env, alg, seed, steps, rets, budget, bool(steps[-1] >= budget), d)
+    done = os.path.exists(os.path.join(d, "DONE")) and steps[-1] >= budget
+    return Run(env, alg, seed, steps, rets, budget, bool(done), d)
 
 
 def load_runs(root: str) -> list[Run]:

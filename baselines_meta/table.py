@@ -15,7 +15,8 @@
     DIR/<arm>/<env>/<alg>/seed-<n> beside meta and ddpg of the main grid on the same seeds, each with (a)'s and (b)'s
     score, and the contrasts they were run for (frozen teacher, ddpg at meta's update ratio, ddpg without noise, both
     algorithms under --truncation_as_terminal), each with P(A > B) and a verdict on the seeds both arms have.
-The paper's Table 2 stands beside (a) and (b). Unfinished runs are included and marked with the share of their budget.
+The paper's Table 2 stands beside (a) and (b). (a) and (e)'s arm rows include unfinished runs, marked with the share of
+their budget; (b), (c), (d) and (e)'s contrasts score finished runs only (a DONE file and the whole budget).
 """
 from __future__ import annotations
 
@@ -60,10 +61,11 @@ def build_table(root: str, aggregate: bool = True) -> str:
     a_lines = ["## (a) Ours: deterministic evaluation of the student", "",
                "| task | alg | seeds | steps (share of budget) | last 10% of training | max of seed-mean curve | paper (Table 2) |",
                "| --- | --- | ---: | --- | ---: | ---: | ---: |"]
-    b_lines = ["## (b) The exploring policy's last 100 training episodes (baselines' rollout/return_history)", "",
+    b_lines = ["## (b) The exploring policy's last 100 training episodes (baselines' rollout/return_history; finished "
+               "runs)", "",
                "| task | alg | seeds | last 100 training episodes | meta: last 100 D1 episodes (extra) | paper (Table 2) |",
                "| --- | --- | ---: | ---: | ---: | ---: |"]
-    c_lines = ["## (c) meta against ddpg", "",
+    c_lines = ["## (c) meta against ddpg (finished runs)", "",
                "| task | seeds (meta, ddpg) | P(meta > ddpg), (a) last 10% | verdict (a) | P(meta > ddpg), (b) | verdict (b) | "
                "meta reaches ddpg's best seed-mean return at |",
                "| --- | --- | ---: | --- | ---: | --- | --- |"]
@@ -74,9 +76,12 @@ def build_table(root: str, aggregate: bool = True) -> str:
             if not rs:
                 continue
             fs = [final_score(r) for r in rs]
-            final[alg], train[alg] = fs, [training_score(r) for r in rs]
+            fin = [r for r in rs if r.done]  # (b) and (c) score finished runs only
+            train[alg] = [training_score(r) for r in fin]
+            if fin:
+                final[alg] = [final_score(r) for r in fin]
+                curves_of[alg] = (*common_curve(fin), max(r.budget for r in fin))
             grid, curves = common_curve(rs)
-            curves_of[alg] = (grid, curves, max(r.budget for r in rs))
             mean = curves.mean(0)
             k = int(np.argmax(mean))
             lo, hi = bootstrap_ci(curves[:, k : k + 1], rng)
@@ -85,7 +90,7 @@ def build_table(root: str, aggregate: bool = True) -> str:
             a_lines.append(f"| {env} | {alg} | {len(rs)} | {steps} | {fmt_ci(np.mean(fs), np.std(fs), bootstrap_mean_ci(fs, rng))} | "
                            f"{fmt_ci(mean[k], curves[:, k].std(), (lo[0], hi[0]))} | {paper_cell(env, alg)} |")
             tr = [x for x in train[alg] if np.isfinite(x)]
-            d1 = [x for x in (training_score(r, "0.d1.monitor.csv") for r in rs) if np.isfinite(x)]
+            d1 = [x for x in (training_score(r, "0.d1.monitor.csv") for r in fin) if np.isfinite(x)]
             d1_cell = fmt_ci(np.mean(d1), np.std(d1), bootstrap_mean_ci(d1, rng)) if d1 else "–"
             tr_cell = fmt_ci(np.mean(tr), np.std(tr), bootstrap_mean_ci(tr, rng)) if tr else "–"
             b_lines.append(f"| {env} | {alg} | {len(tr)} | {tr_cell} | {d1_cell} | {paper_cell(env, alg)} |")
@@ -105,7 +110,7 @@ def build_table(root: str, aggregate: bool = True) -> str:
     if aggregate:
         from baselines_meta.aggregate import aggregate_markdown
 
-        md += "\n" + aggregate_markdown(runs)
+        md += "\n" + aggregate_markdown([r for r in runs if r.done])
     return md
 
 
@@ -120,11 +125,14 @@ CONTRASTS = (("Does learning the teacher matter?", "meta", "meta, frozen teacher
              ("Does truncation as terminal change meta?", "meta, truncation as terminal", "meta"))
 
 
-def build_controls(main_root: str, controls_root: str) -> str:
-    """(e): the control arms beside the main grid's meta and ddpg on the seeds the controls ran, and the contrasts."""
+def build_controls(main_root: str, controls_root: str, required: bool = True) -> str:
+    """(e): the control arms beside the main grid's meta and ddpg on the seeds the controls ran, and the contrasts.
+    Without control runs: an error when required, else an empty string."""
     arm_runs = control_arm_runs(main_root, controls_root)
     ctrl = [r for label, sub, _ in ARMS if sub is not None for r in arm_runs[label]]
     if not ctrl:
+        if not required:
+            return ""
         raise SystemExit(f"baselines_meta.table: error: no control runs with evaluations under {controls_root}")
     rng = np.random.default_rng(0)
     lines = ["## (e) Controls: meta and ddpg of the main grid on the controls' seeds, and the control arms", "",
@@ -151,10 +159,14 @@ def build_controls(main_root: str, controls_root: str) -> str:
             if not common:
                 continue
             fa, fb = ([final_score(by[x][s]) for s in common] for x in (a, b))
-            ta, tb = ([y for y in (training_score(by[x][s]) for s in common) if np.isfinite(y)] for x in (a, b))
-            c_lines.append(f"| {env} | {question} | {a} | {b} | {', '.join(map(str, common))} | "
-                           f"{prob_better(fa, fb):.2f} | {verdict(fa, fb, rng)} | {prob_better(ta, tb):.2f} | "
-                           f"{verdict(ta, tb, rng)} |")
+            tscore = {(x, s): training_score(by[x][s]) for x in (a, b) for s in common}
+            tcommon = [s for s in common if np.isfinite(tscore[a, s]) and np.isfinite(tscore[b, s])]  # (b): both arms
+            ta, tb = ([tscore[x, s] for s in tcommon] for x in (a, b))
+            seeds_cell = ", ".join(map(str, common)) + ("" if tcommon == common else
+                                                         f" ((b): {', '.join(map(str, tcommon)) or 'none'})")
+            b_cells = f"{prob_better(ta, tb):.2f} | {verdict(ta, tb, rng)}" if tcommon else "– | –"
+            c_lines.append(f"| {env} | {question} | {a} | {b} | {seeds_cell} | "
+                           f"{prob_better(fa, fb):.2f} | {verdict(fa, fb, rng)} | {b_cells} |")
     return "\n".join(lines + ["", "Contrasts, on the seeds where both arms have finished (A's score against B's; the "
                               "verdict as in (c)):", ""] + c_lines) + "\n"
 
@@ -172,7 +184,8 @@ def main(argv=None) -> int:
     md = build_table(a.root)
     controls = a.controls if a.controls is not None else os.path.join(os.path.dirname(os.path.abspath(a.root)), "controls")
     if controls != "none" and (a.controls is not None or os.path.isdir(controls)):
-        md += "\n" + build_controls(a.root, controls)
+        e = build_controls(a.root, controls, required=a.controls is not None)
+        md += "\n" + e if e else ""
     print(md)
     if a.out:
         with open(a.out, "w") as f:

@@ -8,9 +8,13 @@ import pytest
 from baselines_meta.results import bootstrap_ci, common_curve, final_score, load_runs, prob_better, Run
 
 
-def write_run(root, env, alg, seed, steps, returns, budget, episodes=None):
+def write_run(root, env, alg, seed, steps, returns, budget, episodes=None, done=None):
+    """A run as compare leaves it; DONE (compare's mark of a finished run) when done, by default when the last
+    evaluation reached the budget."""
     d = os.path.join(root, env, alg, f"seed-{seed}")
     os.makedirs(d)
+    if done if done is not None else steps[-1] >= budget:
+        open(os.path.join(d, "DONE"), "w").close()
     if episodes is not None:  # the training env's monitor
         with open(os.path.join(d, "0.monitor.csv"), "w") as f:
             f.write('#{"t_start": 0, "env_id": "%s"}\nr,l,t\n' % env + "".join(f"{r},10,0.1\n" for r in episodes))
@@ -54,8 +58,10 @@ def test_load_and_table(tmp_path):
         write_run(root, "Pendulum-v1", "meta", seed, steps, [-500 + 40 * i + off for i in range(10)], 1000, eps)
         write_run(root, "Pendulum-v1", "ddpg", seed, steps, [-600 + 40 * i + off for i in range(10)], 1000, eps - 5)
     write_run(root, "Hopper-v4", "ddpg", 0, [100, 200], [5.0, 6.0], 1000)  # unfinished
+    # at its budget but without DONE (cut off after its last evaluation): unfinished too, so (b) and (c) leave it out
+    write_run(root, "Pendulum-v1", "ddpg", 3, steps, [5000.0] * 10, 1000, np.full(150, 5000.0), done=False)
     runs = load_runs(root)
-    assert len(runs) == 7 and {r.done for r in runs} == {True, False}
+    assert len(runs) == 8 and sum(r.done for r in runs) == 6
     grid, curves = common_curve([r for r in runs if r.env == "Pendulum-v1" and r.alg == "meta"])
     assert curves.shape == (3, 10) and list(grid) == steps
     md = build_table(root, aggregate=False)
@@ -71,9 +77,12 @@ def test_load_and_table(tmp_path):
     assert text == "-158 ± 2" and -160 <= lo <= -158 <= hi <= -156
     # max of the seed-mean curve: at 1000, -140 + 2 = -138, std over seeds 1.63; the paper's -123 ± 10 beside it
     assert re.search(r"\| -138 ± 2 \[[-0-9]+, [-0-9]+\] \| -123 ± 10 \|", md)
-    assert cell("| Pendulum-v1 | ddpg | 3 | 1,000 | ")[0] == "-258 ± 2"
+    # (a) includes the unfinished seed 3, marked running: the mean of -260, -258, -256 and 5000 is 1056.5 (printed
+    # 1056, half to even), population std 2276.8
+    assert cell("| Pendulum-v1 | ddpg | 4 | 1,000 (100%, running) | ")[0] == "1056 ± 2277"
     assert "| Hopper-v4 | ddpg | 1 | 200 (20%, running) |" in md
     # (b) the last 100 training episodes: 9.95 + off -> 11.95 +- 1.63 (meta), 5 less for ddpg; no D1 monitor here
+    # (finished runs only: ddpg's seed 3, 5000 a training episode, is left out)
     assert cell("| Pendulum-v1 | meta | 3 | ")[0] == "11.95 ± 1.63" and cell("| Pendulum-v1 | ddpg | 3 | ")[0] == "6.95 ± 1.63"
     assert "| 11.95 ± 1.63 [" in md and "| – | -123 ± 10 |" in md
     # (c) every meta seed beats every ddpg seed on both metrics; meta's seed-mean curve -498 + 40 i first reaches
@@ -97,6 +106,9 @@ def test_controls_by_hand(tmp_path, capsys):
         write_run(os.path.join(ctrl, "frozen"), env, "meta", seed, steps, [10.0 * seed - 20] * 10, 1000, [5.0] * 100)
         write_run(os.path.join(ctrl, "ddpg-nonoise"), env, "ddpg", seed, steps, [30.0] * 10, 1000, [30.0] * 100)
     write_run(os.path.join(ctrl, "truncation"), env, "meta", 0, steps[:2], [1.0, 2.0], 1000)  # running
+    for seed in range(3):  # ddpg at meta's ratio: seed 2 has no training monitor, so (b) pairs seeds 0 and 1 only
+        write_run(os.path.join(ctrl, "ddpg-ratio0.2"), env, "ddpg", seed, steps, [0.0] * 10, 1000,
+                  [100.0] * 100 if seed < 2 else None)
     md = build_controls(runs, ctrl)
     # meta on seeds 0-2: 0, 10, 20 -> 10 +- 8.16 (population std); training episodes the same
     assert f"| {env} | meta | 0, 1, 2 | 1,000 | 10.00 ± 8.16 [" in md and "] | 10.00 ± 8.16 [" in md
@@ -112,10 +124,22 @@ def test_controls_by_hand(tmp_path, capsys):
     # ddpg (-50, -40, -30) against no noise (30 on every seed): worse on (a) in every pair; (b): 1, 11, 21 vs 30 -> 0
     assert (f"| {env} | Does ddpg's exploration noise help? | ddpg | ddpg, no exploration noise | 0, 1, 2 | 0.00 | "
             f"worse | 0.00 | worse |") in md
+    # ratio 0.2 (0 on every seed) against ddpg (-50, -40, -30): every pair on (a); on (b) the seeds both have a
+    # score, 0 and 1: 100 against 1 and 11
+    assert (f"| {env} | Does the update ratio change ddpg? | ddpg, meta's update ratio 0.20 | ddpg | 0, 1, 2 ((b): 0, 1) "
+            f"| 1.00 | better | 1.00 | better |") in md
     # the running truncation arm enters no contrast; arms without runs give no row
-    assert "change meta?" not in md and "update ratio 0.20" not in md
+    assert "change meta?" not in md and "no exploration at all" in md
     assert main([runs, "--out", str(tmp_path / "t.md")]) == 0  # finds ../controls by default and writes (e)
     assert "## (e) Controls" in open(tmp_path / "t.md").read() and "## (e) Controls" in capsys.readouterr().out
+    # a controls/ beside the runs that holds no run yet: (a)-(c) as usual and no (e); asked for by name, an error
+    other = tmp_path / "other"
+    write_run(str(other / "runs"), env, "meta", 0, steps, [1.0] * 10, 1000)
+    os.makedirs(other / "controls" / "frozen")
+    assert main([str(other / "runs"), "--out", str(other / "t.md")]) == 0
+    assert "## (a)" in open(other / "t.md").read() and "## (e)" not in open(other / "t.md").read()
+    with pytest.raises(SystemExit, match="no control runs"):
+        main([str(other / "runs"), "--controls", str(other / "controls")])
 
 
 def test_aggregate_by_hand(tmp_path, monkeypatch):
