@@ -127,9 +127,11 @@ def performance_profile(scores: dict[str, np.ndarray], out_dir: str, reps: int =
     np.random.seed(0)  # rliable draws its bootstrap from numpy's global generator here
     prof, prof_ci = rly.create_performance_profile(scores, taus, reps=reps)
     fig, ax = plt.subplots(figsize=(6, 4))
-    plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, ax=ax,
-                                         colors={"meta": "tab:red", "ddpg": "tab:blue"})
-    ax.legend(list(scores), loc="upper right")
+    colors = {"meta": "tab:red", "ddpg": "tab:blue"}
+    plot_utils.plot_performance_profiles(prof, taus, performance_profile_cis=prof_ci, ax=ax, colors=colors)
+    from matplotlib.lines import Line2D  # one line per algorithm (the axes also hold the CI bands' patches)
+
+    ax.legend([Line2D([], [], color=colors[a]) for a in scores], list(scores), loc="upper right")
     ax.set_title("Performance profile over the paper's tasks")
     fig.tight_layout()
     os.makedirs(out_dir, exist_ok=True)

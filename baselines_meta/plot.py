@@ -63,7 +63,8 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta
     n = len(envs)
     cols = 3 if n > 2 else n
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows + (1.0 if len(algs) > 3 else 0)), squeeze=False)
+    width = max(5 * cols, 7)  # one panel (Figure 1): wide enough for the caption
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 3.6 * rows + (1.0 if len(algs) > 3 else 0)), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, env in zip(axes.ravel(), envs):
         for alg in algs:
