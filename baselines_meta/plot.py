@@ -223,8 +223,8 @@ def main(argv=None) -> int:
         seeds = {e: {r.seed for r in ctrl if r.env == e} for e in envs}
         runs = [r for rs in arms.values() for r in rs if r.env in seeds and r.seed in seeds[r.env] and r.done]
         seen = ", ".join(f"{paper.family(e)} {'/'.join(map(str, sorted(seeds[e])))}" for e in envs)
-        files = draw(runs, envs, os.path.join(a.out, "controls"), "controls: meta and ddpg beside the control arms "
-                     f"(finished runs of the controls' seeds: {seen})", a.smooth,
+        files = draw(runs, envs, os.path.join(a.out, "controls"), f"Controls beside meta and ddpg (finished runs; seeds "
+                     f"{seen})", a.smooth,
                      algs=[label for label, _, _ in CONTROL_ARMS])
     elif a.figure1:
         envs = sorted({r.env for r in runs if paper.family(r.env) == "InvertedDoublePendulum"})
