@@ -63,8 +63,9 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta
     n = len(envs)
     cols = 3 if n > 2 else n
     rows = math.ceil(n / cols)
+    shared = len(algs) > 3  # many arms: one legend under the panels, without per-panel seed counts
     width = max(5 * cols, 7)  # one panel (Figure 1): wide enough for the caption
-    fig, axes = plt.subplots(rows, cols, figsize=(width, 3.6 * rows + (1.0 if len(algs) > 3 else 0)), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 3.6 * rows + (1.0 if shared else 0)), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, env in zip(axes.ravel(), envs):
         for alg in algs:
@@ -77,7 +78,6 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta
             lo, hi = bootstrap_ci(curves, rng)
             c = COLORS.get(alg)
             ls = "--" if "truncation" in alg else "-"
-            shared = len(algs) > 3  # one legend for all panels: seed counts per panel would mislead
             ax.plot(steps, mean, color=c, ls=ls, label=alg if shared else f"{alg} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
             ax.fill_between(steps, lo, hi, color=c, alpha=0.2, linewidth=0)
         ax.set_title(env)
@@ -85,7 +85,7 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta
         ax.set_xlabel("env steps")
         ax.set_ylabel("evaluation return")
         ax.grid(alpha=0.3)
-        if len(algs) <= 3:
+        if not shared:
             ax.legend(fontsize=8, loc="lower right")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
@@ -93,7 +93,7 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta
     what = f"each seed smoothed over its last {k} evaluations; " if k > 1 else ""
     fig.text(0.5, 0.01, f"{what}line: mean over seeds; shade: bootstrap 95% CI of the mean", ha="center", fontsize=7)
     bottom = 0.04
-    if len(algs) > 3:  # many arms: one legend under the panels, every arm that any panel drew, in algs' order
+    if shared:  # every arm that any panel drew, in algs' order
         handles = {}
         for ax in axes.ravel()[:n]:
             for h, label in zip(*ax.get_legend_handles_labels()):
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
             print(f"baselines_meta.plot: error: {INSTALL}", file=sys.stderr)
             return 2
         runs = [r for r in runs if r.done]  # as table (d): finished runs only
-        envs = paired(runs)[0] if runs else []
+        envs = paired(runs)[0]
         try:
             _, scores = normalised_scores(runs, {e: random_return(e) for e in envs})
         except ValueError as e:

@@ -79,7 +79,7 @@ def build_table(root: str, aggregate: bool = True) -> str:
             fin = [r for r in rs if r.done]  # (b) and (c) score finished runs only
             train[alg] = [training_score(r) for r in fin]
             if fin:
-                final[alg] = [final_score(r) for r in fin]
+                final[alg] = [f for f, r in zip(fs, rs) if r.done]
                 curves_of[alg] = (*common_curve(fin), max(r.budget for r in fin))
             grid, curves = common_curve(rs)
             mean = curves.mean(0)
