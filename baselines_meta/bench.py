@@ -106,11 +106,12 @@ def bench_training(env_id: str, alg: str, epochs: int, **schedule) -> Training:
 
     noise = schedule.pop("noise_type", None)
     sch = dataclasses.replace(ScheduleConfig(), eval_episodes=0, eval_interval=10**9, **schedule)
-    if "num_timesteps" not in schedule:
-        per_epoch = sch.nb_epoch_cycles * (sch.nb_rollout_steps if alg == "ddpg" else sch.nb_explore_steps + sch.nb_eval_steps)
-        sch = dataclasses.replace(sch, num_timesteps=per_epoch * (epochs + 1) + (0 if alg == "ddpg" else sch.nb_eval_steps))
     ddpg = DDPGConfig() if noise is None else DDPGConfig(noise_type=noise)
     cfg = RunConfig(alg=alg, env_id=env_id, seed=0, log_formats="csv", progress_bar=False, ddpg=ddpg, schedule=sch)
+    if "num_timesteps" not in schedule:  # the warm-up epoch and `epochs` more, each of whole cycles (D_pi counted)
+        per_epoch = sch.nb_epoch_cycles * cfg.cycle_env_steps()
+        first = cfg.cycle_env_steps(first=True) - cfg.cycle_env_steps()  # 'previous': the first cycle's D_pi
+        cfg = dataclasses.replace(cfg, schedule=dataclasses.replace(sch, num_timesteps=per_epoch * (epochs + 1) + first))
     from baselines_meta import mpi
 
     tmp = tempfile.TemporaryDirectory() if mpi.rank() == 0 else None

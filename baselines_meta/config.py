@@ -53,7 +53,9 @@ class DDPGConfig:
     # baselines U.flatgrad: tf.clip_by_norm per tensor, not the global norm
     clip_norm: Optional[float] = opt(None, "clip each actor and critic gradient tensor to this norm (baselines); "
                                            "default: no clipping", lo=0, lo_open=True)
-    noise_type: str = opt("adaptive-param_0.2", "none, normal_X, ou_X, adaptive-param_X, comma-combined (ddpg only)")
+    noise_type: str = opt("adaptive-param_0.2", "none, normal_X, ou_X, adaptive-param_X, comma-combined (ddpg only: "
+                                                "meta's teacher replaces the noise, and its config records none)",
+                          preset=True)
     param_noise_adaption_interval: int = opt(50, "train steps between param-noise adaptations", min=1)
     truncation_as_terminal: bool = opt(False, "treat time-limit truncation as terminal (baselines bug #436, for comparison)")
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -69,7 +71,8 @@ class TeacherConfig:
                                     "in units of the unit action box: e^-2 = 0.135")
     # The first step on a D0 is the paper's REINFORCE step exactly
     clip: float = opt(0.2, "PPO ratio clip of the teacher's repeated steps on one D0 (the first step is REINFORCE); "
-                           "0: plain REINFORCE every step (the paper's form; unstable with 100 steps)", lo=0, hi=1)
+                           "0: plain REINFORCE every step (the paper's form; unstable with 100 steps)", lo=0, hi=1,
+                      preset=True)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
 
@@ -87,25 +90,55 @@ class ScheduleConfig:
                              preset=True)
     nb_teacher_steps: int = opt(1, "meta: teacher gradient steps per cycle", min=0, preset=True)
     # R of a policy (Algorithm 1 lines 2, 7, 10) from a rollout from a fresh reset (paper eq. 3)
-    meta_reward: Literal["return", "step"] = opt(
-        "return", "R of a policy from a rollout from fresh resets: mean return of its episodes (an episode cut at "
-                  "the end counts only if it is the first), or mean reward per step (ignores falls; ablation)")
+    meta_form: Literal["ours", "literal"] = opt(
+        "ours", "ours: our form of Algorithm 1 (the defaults below); literal: every setting the paper's text fixes "
+                "(see META_FORMS: --teacher_clip 0, --meta_reward_norm none, --no-paired_starts, --meta_reward sum, "
+                "--rollout_starts continue, --no-pi_in_replay); flags given explicitly override it")
+    meta_reward: Literal["return", "step", "sum"] = opt(
+        "return", "R of a policy from its rollout: return: mean return of its episodes from a fresh reset (an episode "
+                  "cut at the end counts only if it is the first); step: mean reward per step (ignores falls; "
+                  "ablation); sum: the sum of the rollout's rewards, resets included (the paper's literal form)",
+        preset=True)
     meta_baseline: Literal["fresh", "previous"] = opt(
         "fresh", "R_pi of a cycle: fresh: roll pi out after the update on B (Algorithm 1 line 10); previous: reuse "
-                 "the last R_pi' (ablation)")
+                 "the last R_pi' (ablation)", preset=True)
     paired_starts: bool = opt(True, "the rollouts behind R_pi and R_pi' of a cycle start from the same reset seeds "
-                                    "(common random numbers)")
+                                    "(common random numbers; needs --rollout_starts reset)", preset=True)
+    rollout_starts: Literal["reset", "continue"] = opt(
+        "reset", "the rollouts behind R_pi and R_pi' (D_pi, D1): reset: each starts from a fresh reset; continue: each "
+                 "continues its own env's episode across cycles, as a baselines evaluation env does (literal form)",
+        preset=True)
+    pi_in_replay: bool = opt(True, "D_pi, the rollout behind R_pi, joins B; --no-pi_in_replay: only the first one does "
+                                   "(Algorithm 1 line 3: B = D1 of pi) and later ones only measure R_pi (line 9 adds "
+                                   "D0 and D1)", preset=True)
     meta_reward_norm: Literal["window", "none"] = opt(
         "window", "window: standardise the meta reward by the mean / std of the last nb_epoch_cycles ones (our "
-                  "choice); none: the paper's raw form")
+                  "choice; the first one of a run, alone in its window, gives its sign); none: the paper's raw form",
+        preset=True)
     meta_reward_placebo: bool = opt(False, "control: the teacher gets its (standardised) meta reward times a random "
                                            "sign")
     lookahead: Literal["inplace", "copy"] = opt(
-        "inplace", "inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)")
+        "inplace", "inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)", preset=True)
     d0_in_replay: bool = opt(True, "meta: D0 joins the replay buffer B (Algorithm 1 line 9); --no-d0_in_replay keeps "
-                                   "it out (ablation)")
+                                   "it out (ablation)", preset=True)
     eval_interval: int = opt(4000, "env steps per worker between evaluations", min=1)
     eval_episodes: int = opt(10, "deterministic evaluation episodes (split over ranks)", min=0)
+
+
+# What `--meta_form` sets, by config section and field, where a flag was not given. 'literal' is every setting the
+# paper's text fixes (README, "The paper's literal form"): plain REINFORCE on every teacher step (no clip), the raw
+# Delta, no pairing, R = the sum of a rollout's nb_eval_steps rewards, D1 and the R_pi rollout continuing their
+# episodes across cycles (a baselines evaluation env), only D0 and D1 entering B (line 9), pi' replacing pi (line 6)
+# and R_pi computed anew after the update on B (line 10: "Compute the new R_pi"). 'ours' is the defaults.
+META_FORMS: dict[str, dict[str, dict[str, Any]]] = {
+    "ours": {},
+    "literal": {
+        "teacher": {"clip": 0.0},
+        "schedule": {"meta_reward_norm": "none", "paired_starts": False, "meta_reward": "sum",
+                     "rollout_starts": "continue", "pi_in_replay": False, "meta_baseline": "fresh",
+                     "lookahead": "inplace", "d0_in_replay": True},
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -145,6 +178,25 @@ class RunConfig:
         kind = "variance" if self.alg == "meta-variance" else "independent"
         if self.teacher.kind != kind:
             object.__setattr__(self, "teacher", dataclasses.replace(self.teacher, kind=kind))
+        # meta's teacher replaces the action noise: the config records what runs (`none`), not the ddpg default
+        if self.alg != "ddpg" and self.ddpg.noise_type != "none":
+            object.__setattr__(self, "ddpg", dataclasses.replace(self.ddpg, noise_type="none"))
+        s = self.schedule
+        if s.paired_starts and s.rollout_starts == "continue":
+            raise ValueError("--paired_starts needs --rollout_starts reset (continued rollouts have no common start); "
+                             "add --no-paired_starts")
+
+    def cycle_env_steps(self, first: bool = False) -> int:
+        """Env steps of one full cycle (every rollout counted): ddpg nb_rollout_steps; meta D_pi + D0 + D1, where D_pi
+        (nb_eval_steps) is 0 under --meta_baseline previous but in a run's first cycle (first=True)."""
+        s = self.schedule
+        if self.alg == "ddpg":
+            return s.nb_rollout_steps
+        return self.pi_steps(first) + s.nb_explore_steps + s.nb_eval_steps
+
+    def pi_steps(self, first: bool) -> int:
+        """|D_pi|, the rollout of pi behind R_pi: nb_eval_steps, or 0 under 'previous' once an R_pi' exists."""
+        return self.schedule.nb_eval_steps if first or self.schedule.meta_baseline == "fresh" else 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -108,9 +108,13 @@ class Teacher(tf_keras.Model):
                                                  bias_initializer=tf_keras.initializers.Constant(bias), name="log_std_out")
         self.log_std_out(self.log_std_trunk(tf.zeros([1, obs_dim])))
 
-    def mean_and_log_std(self, obs):  # [B, O] -> [B, A], [B, A]
+    def mean_and_log_std(self, obs, sample_mean=None):  # [B, O] -> [B, A], [B, A]
+        """sample_mean [B, A]: the variance teacher's mean at the time D0 was sampled (the actor's output then, which
+        the look-ahead has since moved); ignored by the independent teacher, whose mean is its own network."""
         if self.mean_net is not None:
             mean = self.mean_net(obs)
+        elif sample_mean is not None:
+            mean = tf.stop_gradient(sample_mean)
         else:
             mean = tf.stop_gradient(self.actor(obs))
         raw = tf.tanh(self.log_std_out(self.log_std_trunk(obs)))
@@ -118,8 +122,8 @@ class Teacher(tf_keras.Model):
         log_std = lo + 0.5 * (hi - lo) * (raw + 1.0)
         return mean, log_std
 
-    def distribution(self, obs) -> tfd.Distribution:
-        mean, log_std = self.mean_and_log_std(obs)
+    def distribution(self, obs, sample_mean=None) -> tfd.Distribution:
+        mean, log_std = self.mean_and_log_std(obs, sample_mean)
         return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(log_std))
 
     def own_variables(self) -> list[tf.Variable]:

@@ -16,7 +16,7 @@ import typing
 from typing import Optional, Sequence
 
 from baselines_meta import paper
-from baselines_meta.config import DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig
+from baselines_meta.config import META_FORMS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig
 from baselines_meta.faults import WriteError
 
 EXIT_USAGE = 2
@@ -96,7 +96,9 @@ def _add_flag(group, f: dataclasses.Field, hint, prefix: str) -> None:
     base = next((t for t in typing.get_args(hint) if t is not type(None)), hint) if typing.get_origin(hint) is typing.Union else hint
     kw: dict = {"dest": dest, "help": m["help"]}
     if base is bool:
-        kw.update(action=argparse.BooleanOptionalAction, default=f.default)
+        kw.update(action=argparse.BooleanOptionalAction, default=None if m.get("preset") else f.default)
+        if m.get("preset"):
+            kw["help"] += f" [default {f.default}; --meta_form literal may change it]"
     else:
         kw["default"] = None if m.get("preset") else f.default
         if typing.get_origin(base) is typing.Literal:
@@ -108,7 +110,8 @@ def _add_flag(group, f: dataclasses.Field, hint, prefix: str) -> None:
         elif base is float:
             kw["type"] = _float(flag, m.get("lo"), m.get("hi"), m.get("lo_open", False))
         if m.get("preset") and f.name != "num_timesteps":
-            kw["help"] += f" [default {f.default}; --preset paper may change it]"
+            by = "--preset paper" if f.name.startswith("nb_") else ("--alg" if f.name == "noise_type" else "--meta_form literal")
+            kw["help"] += f" [default {f.default}; {by} may change it]"
     group.add_argument(flag, **kw)
 
 
@@ -135,9 +138,18 @@ def build_parser() -> Parser:
     return p
 
 
-def _values(cls, a: argparse.Namespace, prefix: str = "") -> dict:
-    """The flags of cls's fields as keyword arguments (None where a preset flag was not given)."""
-    return {f.name: getattr(a, prefix + f.name) for f, _ in flag_fields(cls)}
+def _values(cls, a: argparse.Namespace, prefix: str = "", fill: Optional[dict] = None) -> dict:
+    """The flags of cls's fields as keyword arguments. A preset flag that was not given (None) takes its value from
+    `fill` (the preset or the meta form) when there is one there, else the field's default."""
+    out = {}
+    for f, _ in flag_fields(cls):
+        v = getattr(a, prefix + f.name)
+        if v is None and f.metadata.get("preset"):
+            if fill and f.name in fill:
+                out[f.name] = fill[f.name]
+            continue
+        out[f.name] = v
+    return out
 
 
 def config_from_args(a: argparse.Namespace) -> RunConfig:
@@ -149,13 +161,20 @@ def config_from_args(a: argparse.Namespace) -> RunConfig:
         raise UsageError("--teacher_init_log_std must lie strictly between --teacher_log_std_min and --teacher_log_std_max")
     if a.popart and not a.normalize_returns:
         raise UsageError("--popart needs --normalize_returns")
-    parse_noise_type(a.noise_type)  # raises NoiseSpecError with a clear message
-    given = {k: v for k, v in _values(ScheduleConfig, a).items() if v is not None}
-    sched = {"num_timesteps": 1_000_000, **(paper.preset(a.env_id, a.alg) if a.preset == "paper" else {}), **given}
+    if a.noise_type is not None:
+        if a.alg != "ddpg" and a.noise_type != "none":
+            raise UsageError(f"--noise_type is ddpg's: {a.alg}'s teacher replaces the action noise (drop the flag)")
+        parse_noise_type(a.noise_type)  # raises NoiseSpecError with a clear message
+    form = META_FORMS[a.meta_form]
+    fill = {"num_timesteps": 1_000_000, **(paper.preset(a.env_id, a.alg) if a.preset == "paper" else {}),
+            **form.get("schedule", {})}
     net = NetworkConfig(**_values(NetworkConfig, a))
     ddpg = DDPGConfig(**_values(DDPGConfig, a), network=net)
-    teacher = TeacherConfig(**_values(TeacherConfig, a, "teacher_"), network=net)  # RunConfig sets its kind from alg
-    return RunConfig(**_values(RunConfig, a), ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**sched))
+    teacher = TeacherConfig(**_values(TeacherConfig, a, "teacher_", form.get("teacher")), network=net)  # kind: alg's
+    try:
+        return RunConfig(**_values(RunConfig, a), ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**_values(ScheduleConfig, a, fill=fill)))
+    except ValueError as e:  # a cross-field check of config.py
+        raise UsageError(str(e)) from None
 
 
 def _quiet_tf() -> None:

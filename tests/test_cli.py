@@ -19,7 +19,8 @@ DDPG_KEYS = ["rollout/return", "rollout/return_history", "rollout/episode_steps"
              "total/env_steps_per_second", "total/env_episodes"]
 META_KEYS = ["meta/reward", "meta/reward_used", "meta/R_pi", "meta/R_pi_prime", "teacher/loss", "teacher/entropy",
              "teacher/log_std_mean", "teacher/action_mean", "teacher/action_std", "explore/return", "baseline/return",
-             "meta/reward_mean", "meta/reward_std", "meta/reward_pos_frac", "teacher/drift", "teacher/kl_init"]
+             "meta/reward_mean", "meta/reward_std", "meta/reward_pos_frac", "meta/reward_zero_frac", "teacher/drift",
+             "teacher/kl_init"]
 TIME_KEYS = {"total/duration", "total/steps_per_second", "total/env_steps_per_second", "time/fps"}
 
 
@@ -103,6 +104,11 @@ def test_meta_pendulum_smoke(tmp_path, alg):
     assert cfg["teacher"]["kind"] == ("variance" if alg == "meta-variance" else "independent")
     # cycles of D_pi 200 + D0 100 + D1 200: the budget is met exactly
     assert int(float(prog[-1]["total/steps"])) == 2000 and int(ev[-1]["steps"]) == 2000
+    from baselines_meta.config import RunConfig
+
+    # the cycle-size function (the bench counts epochs with it) against the steps the first epoch counted
+    assert int(float(prog[0]["total/steps"])) == 3 * RunConfig.from_dict(cfg).cycle_env_steps() == 1500
+    assert cfg["ddpg"]["noise_type"] == "none"  # the config records what ran: the teacher, no action noise
     assert os.path.exists(os.path.join(d, "0.d1.monitor.csv"))
 
 
@@ -120,6 +126,30 @@ def test_meta_d0_d1_in_replay_and_budget(tmp_path, lookahead):
     n = 2 * 2 * 5 + 5 if lookahead == "inplace" else 2 * 5 + 5
     assert int(out.learner.train_steps.numpy()) == n
     assert int(out.teacher.teacher_steps.numpy()) == 2
+
+
+@pytest.mark.parametrize("form", ["literal", "ours"])
+def test_literal_form_replay_and_continued_rollouts(tmp_path, form):
+    """--meta_form literal: only the first D_pi enters B (line 3), D0 and D1 every cycle (line 9); D_pi and D1
+    continue their episodes across cycles (150-step rollouts finish 200-step Pendulum episodes, where rollouts from
+    fresh resets never do); R is the rollout's reward sum."""
+    from baselines_meta.run import build_parser, config_from_args, train
+
+    d = tmp_path / "r"
+    a = build_parser().parse_args(["--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "1600", "--nb_train_steps", "5",
+                                   "--nb_eval_steps", "150", "--nb_epoch_cycles", "4", "--eval_episodes", "0",
+                                   "--meta_form", form, "--log_path", str(d), "--log_formats", "csv"])
+    out = train(config_from_args(a))
+    assert out.steps == 1600  # 4 cycles of 150 + 100 + 150
+    d1 = open(d / "0.d1.monitor.csv").read().splitlines()[2:]
+    if form == "literal":
+        assert len(out.buffer) == 150 + 4 * 250
+        assert [l.split(",")[1] for l in d1] == ["200"] * 3  # 600 continued steps: three whole episodes
+        assert int(out.teacher.teacher_steps.numpy()) == 4
+    else:
+        assert len(out.buffer) == 1600 and d1 == []
+    prog = rows(d / "progress.csv")
+    assert 0.0 <= float(prog[0]["meta/reward_zero_frac"]) <= 1.0
 
 
 def _strip_time(prog):

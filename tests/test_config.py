@@ -16,12 +16,12 @@ def _section(cfg: RunConfig, cls):
 def test_every_flag_comes_from_a_field_with_its_default():
     p = build_parser()
     dests = {a.dest for a in p._actions}
-    cfg = config_from_args(p.parse_args(["--preset", "none"]))
+    cfg = config_from_args(p.parse_args(["--preset", "none", "--alg", "ddpg"]))  # (meta records noise_type none)
     n = 0
     for _, cls, prefix in FLAG_GROUPS:
         for f, _ in flag_fields(cls):
             assert prefix + f.name in dests, f.name
-            if f.name not in ("num_timesteps", "preset"):  # without a preset the CLI's budget is 1e6 (4000 in code)
+            if f.name not in ("num_timesteps", "preset", "alg"):  # without a preset the CLI's budget is 1e6 (4000 in code)
                 assert getattr(_section(cfg, cls), f.name) == f.default, f.name
             n += 1
     assert n >= 50 and cfg.schedule.num_timesteps == 1_000_000
@@ -52,3 +52,50 @@ def test_checks_come_from_the_field_metadata(argv, needle):
     with pytest.raises(UsageError, match=None) as e:
         build_parser().parse_args(argv)
     assert needle in str(e.value)
+
+
+def test_meta_form_literal_expands_to_every_setting_the_paper_fixes():
+    ours = config_from_args(build_parser().parse_args(["--env", "Hopper-v4"]))
+    lit = config_from_args(build_parser().parse_args(["--env", "Hopper-v4", "--meta_form", "literal"]))
+    assert lit.schedule.meta_form == "literal" and ours.schedule.meta_form == "ours"
+    assert lit.teacher.clip == 0.0 and ours.teacher.clip == 0.2  # plain REINFORCE on every teacher step
+    expected = {"meta_reward_norm": ("none", "window"), "paired_starts": (False, True), "meta_reward": ("sum", "return"),
+                "rollout_starts": ("continue", "reset"), "pi_in_replay": (False, True),
+                "meta_baseline": ("fresh", "fresh"), "lookahead": ("inplace", "inplace"), "d0_in_replay": (True, True)}
+    for name, (want_lit, want_ours) in expected.items():
+        assert getattr(lit.schedule, name) == want_lit, name
+        assert getattr(ours.schedule, name) == want_ours, name
+    # everything else is the same, the paper preset's budget and schedule included
+    same = dataclasses.replace(lit, schedule=dataclasses.replace(lit.schedule, meta_form="ours", **{
+        k: v[1] for k, v in expected.items()}), teacher=dataclasses.replace(lit.teacher, clip=0.2))
+    assert same == ours and lit.schedule.num_timesteps == 1_000_000 and lit.schedule.nb_explore_steps == 100
+    # explicit flags override the form, and config.json records the expanded settings
+    over = config_from_args(build_parser().parse_args(["--meta_form", "literal", "--teacher_clip", "0.1",
+                                                       "--meta_reward", "return"]))
+    assert over.teacher.clip == 0.1 and over.schedule.meta_reward == "return" and over.schedule.meta_reward_norm == "none"
+    d = lit.to_dict()
+    assert d["schedule"]["rollout_starts"] == "continue" and d["teacher"]["clip"] == 0.0
+    assert RunConfig.from_dict(d) == lit
+    with pytest.raises(UsageError, match="--paired_starts needs --rollout_starts reset"):
+        config_from_args(build_parser().parse_args(["--meta_form", "literal", "--paired_starts"]))
+
+
+def test_meta_records_the_noise_it_runs_with():
+    """meta's teacher replaces the action noise: its config says none (the campaign's files said adaptive-param_0.2)."""
+    for alg in ("meta", "meta-variance"):
+        assert config_from_args(build_parser().parse_args(["--alg", alg])).ddpg.noise_type == "none"
+        assert RunConfig(alg=alg).ddpg.noise_type == "none"
+    assert config_from_args(build_parser().parse_args(["--alg", "ddpg"])).ddpg.noise_type == "adaptive-param_0.2"
+    assert config_from_args(build_parser().parse_args(["--alg", "meta", "--noise_type", "none"])).ddpg.noise_type == "none"
+    with pytest.raises(UsageError, match="--noise_type is ddpg's"):
+        config_from_args(build_parser().parse_args(["--alg", "meta", "--noise_type", "ou_0.2"]))
+
+
+def test_cycle_env_steps():
+    sch = RunConfig().schedule
+    assert RunConfig(alg="ddpg").cycle_env_steps() == 200
+    assert RunConfig(alg="meta").cycle_env_steps() == 500  # D_pi + D0 + D1 = 200 + 100 + 200
+    prev = RunConfig(alg="meta", schedule=dataclasses.replace(sch, meta_baseline="previous"))
+    assert prev.cycle_env_steps() == 300 and prev.cycle_env_steps(first=True) == 500
+    long = RunConfig(alg="meta-variance", schedule=dataclasses.replace(sch, nb_explore_steps=1000, nb_eval_steps=2000))
+    assert long.cycle_env_steps() == 5000

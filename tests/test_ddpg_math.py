@@ -339,10 +339,10 @@ def test_fused_teacher_steps_equal_step_by_step():
     for a, b in zip(ts[0].net.own_variables(), ts[1].net.own_variables(), strict=True):
         b.assign(a)
     obs, act = rng.normal(size=(30, 4)).astype(np.float32), rng.normal(0, 0.3, (30, 2)).astype(np.float32)
-    ts[0].update(obs, act, np.float32(0.7), np.int32(3))  # one fused XLA call
+    ts[0].update(obs, act, np.zeros_like(act), ts[0].log_prob(obs, act), np.float32(0.7), np.int32(3))  # one fused XLA call
     logp_old = ts[1].log_prob(obs, act)
     for _ in range(3):
-        _, g = ts[1].compute_grads(obs, act, np.float32(0.7), logp_old)
+        _, g = ts[1].compute_grads(obs, act, np.zeros_like(act), logp_old, np.float32(0.7))
         ts[1].apply_grads(g.numpy())
     # Adam divides by sqrt(v): where a gradient is ~0, float32 rounding differences between XLA and plain kernels
     # are amplified up to ~lr; 5e-5 is 0.2% of the 3 x 1e-2 that a weight can move here.

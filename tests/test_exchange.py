@@ -107,11 +107,12 @@ def test_teacher_union_update_equals_averaged_rank_gradients(clip):
     obs, act = q.normal(size=(2, 30, 4)).astype(np.float32), q.normal(0, 0.3, (2, 30, 2)).astype(np.float32)
     rewards = np.array([0.7, -1.9], np.float32)
     start = [v.numpy() for v in ts[0].net.own_variables()]
-    first = float(ts[0].update_union(obs, act, rewards, np.int32(3)))
+    lp0 = np.stack([ts[0].log_prob(obs[r], act[r]).numpy() for r in range(2)])
+    first = float(ts[0].update_union(obs, act, np.zeros_like(act), lp0, rewards, np.int32(3)))
     logp_old = [ts[1].log_prob(obs[r], act[r]) for r in range(2)]
     losses = []
     for _ in range(3):
-        got = [ts[1].compute_grads(obs[r], act[r], rewards[r], logp_old[r]) for r in range(2)]
+        got = [ts[1].compute_grads(obs[r], act[r], np.zeros_like(act[r]), logp_old[r], rewards[r]) for r in range(2)]
         losses.append(np.mean([float(l) for l, _ in got]))
         ts[1].apply_grads(np.mean([g.numpy() for _, g in got], 0))
     moved = 0.0

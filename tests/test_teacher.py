@@ -128,7 +128,7 @@ def test_policy_return_by_hand_and_cycle_sizes():
 
 def test_meta_reward_standardisation_by_hand():
     sh = MetaRewardShaper("window", 3, False, np.random.default_rng(0))
-    assert sh(5.0) == 0.0  # one value: its own mean
+    assert sh(5.0) == 1.0  # one value: no spread to scale by, so its sign (it used to be 0: a wasted first step)
     assert sh(1.0) == pytest.approx((1.0 - 3.0) / 2.0)  # window [5, 1]: mean 3, std 2
     assert sh(3.0) == pytest.approx(0.0)  # [5, 1, 3]: mean 3
     assert sh(7.0) == pytest.approx((7.0 - 11.0 / 3) / np.std([1.0, 3.0, 7.0]))  # window of 3: 5 has left
@@ -137,6 +137,20 @@ def test_meta_reward_standardisation_by_hand():
     assert set(signs) == {2.0, -2.0}
     flat = MetaRewardShaper("window", 20, False, None)
     assert [flat(0.0) for _ in range(5)] == [0.0] * 5  # equal rewards carry no signal (and no division by zero)
+    issue = MetaRewardShaper("window", 20, False, None)  # the issue's example: 5, -3, 1 used to give 0, -1, 0
+    assert [issue(5.0), issue(-3.0), issue(1.0)] == [1.0, -1.0, pytest.approx(0.0)]  # [5, -3]: mean 1, std 4
+    neg = MetaRewardShaper("window", 20, False, None)
+    assert neg(-0.25) == -1.0 and MetaRewardShaper("window", 20, False, None)(0.0) == 0.0
+
+
+def test_sum_estimator_and_zero_fraction_by_hand():
+    from baselines_meta.meta.reward import summary
+
+    ro = Rollout(*[None] * 2, np.array([1.0, 2.0, 0.5], np.float32), *[None] * 4, [10.0], [2])
+    assert policy_return(ro, "sum") == 3.5  # every reward, the reset in between included
+    assert policy_return(ro, "return") == 10.0
+    s = summary([0.0, 2.0, -1.0, 0.0])
+    assert s["meta/reward_zero_frac"] == 0.5 and s["meta/reward_pos_frac"] == 0.25
 
 
 def test_snapshot_restores_student_exactly():
@@ -164,15 +178,15 @@ def test_clipped_teacher_update_is_reinforce_at_first_and_stops_past_the_clip():
     for a, b in zip(clipped.net.own_variables(), plain.net.own_variables(), strict=True):
         b.assign(a)
     logp = clipped.log_prob(obs, act)
-    _, g_clip = clipped.compute_grads(obs, act, np.float32(0.7), logp)
-    _, g_plain = plain.compute_grads(obs, act, np.float32(0.7), logp)
+    _, g_clip = clipped.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(0.7))
+    _, g_plain = plain.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(0.7))
     np.testing.assert_allclose(g_clip.numpy(), g_plain.numpy(), rtol=1e-5, atol=1e-7)
     assert np.abs(g_plain.numpy()).max() > 0
     # rho = e^1 > 1.2 everywhere: R > 0 is clipped (no gradient); R < 0 is not (min takes rho * R)
-    _, g = clipped.compute_grads(obs, act, np.float32(0.7), logp - 1.0)
+    _, g = clipped.compute_grads(obs, act, np.zeros_like(act), logp - 1.0, np.float32(0.7))
     assert np.abs(g.numpy()).max() == 0.0
-    _, g = clipped.compute_grads(obs, act, np.float32(-0.7), logp - 1.0)
-    np.testing.assert_allclose(g.numpy(), np.e * clipped.compute_grads(obs, act, np.float32(-0.7), logp)[1].numpy(), rtol=1e-3, atol=1e-5)
+    _, g = clipped.compute_grads(obs, act, np.zeros_like(act), logp - 1.0, np.float32(-0.7))
+    np.testing.assert_allclose(g.numpy(), np.e * clipped.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(-0.7))[1].numpy(), rtol=1e-3, atol=1e-5)
     # rho = e^-1 < 0.8: R < 0 is clipped, R > 0 is not
-    _, g = clipped.compute_grads(obs, act, np.float32(-0.7), logp + 1.0)
+    _, g = clipped.compute_grads(obs, act, np.zeros_like(act), logp + 1.0, np.float32(-0.7))
     assert np.abs(g.numpy()).max() == 0.0

@@ -5,7 +5,8 @@
   2. (5)  pi -> pi': nb_train_steps DDPG steps on D0 only
   3. (6)  D1: nb_eval_steps of the deterministic pi' from the same resets s_t (paired starts); R_pi'
   4. (7)  meta reward Delta = R_pi' - R_pi
-  5. (8)  teacher: nb_teacher_steps REINFORCE steps on D0 with Delta, standardised over the last epoch's cycles
+  5. (8)  teacher: nb_teacher_steps REINFORCE steps on D0 with Delta, standardised over the last epoch's cycles,
+          each action scored under the density it was sampled from (the variance teacher: around pi's mean, not pi''s)
   6. (9)  B <- B + D_pi + D0 + D1; the normaliser sees each once, after pi and pi' have both acted
   7. (11) student: nb_train_steps DDPG steps on B
 
@@ -13,7 +14,9 @@ Step 0 runs at the start of cycle t rather than at the end of cycle t-1: nothing
 updated in step 6 only), so the arithmetic is that of line 10. With --meta_baseline previous it runs in the first
 cycle only, and R_pi of cycle t is R_pi' of cycle t-1 (an ablation). D_pi, D0 and D1 each have their own env and all
 count toward num_timesteps. With lookahead 'inplace' (Algorithm 1) pi' replaces pi; 'copy' restores pi after step 3.
-R and its standardisation: meta/reward.py.
+R and its standardisation: meta/reward.py. `--meta_form literal` (config.META_FORMS) is the paper's text read literally:
+D_pi and D1 continue their episodes across cycles (--rollout_starts continue), R is their reward sum, Delta is raw,
+the teacher takes plain REINFORCE steps, and only the first D_pi joins B (line 3; --no-pi_in_replay).
 """
 from __future__ import annotations
 
@@ -120,8 +123,9 @@ def build(ctx: RunContext) -> MetaParts:
         TeacherDiagnostics(teacher))
 
 
-def measure(runner: EnvRunner, policy: DDPGPolicy, n: int, seed: int, mode: str) -> tuple[Rollout, float]:
-    """R of the deterministic student: n steps from fresh resets (seeds seed, seed + 1, ...)."""
+def measure(runner: EnvRunner, policy: DDPGPolicy, n: int, seed: Optional[int], mode: str) -> tuple[Rollout, float]:
+    """R of the deterministic student: n steps from fresh resets (seeds seed, seed + 1, ...), or continuing the
+    runner's episode in progress when seed is None (--rollout_starts continue)."""
     ro = runner.run(n, policy.greedy, start_seed=seed)
     return ro, meta_reward.policy_return(ro, mode)
 
@@ -130,8 +134,12 @@ def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes)
     """One cycle of Algorithm 1 (module docstring); loop.extra collects the epoch's meta statistics."""
     sch, dc, ex = ctx.cfg.schedule, ctx.cfg.ddpg, loop.extra
     L, T = m.learner, m.teacher
-    seed = meta_reward.start_seed(ctx.meta_rng)
-    seed1 = seed if sch.paired_starts else meta_reward.start_seed(ctx.meta_rng)
+    if sch.rollout_starts == "reset":
+        seed = meta_reward.start_seed(ctx.meta_rng)
+        seed1 = seed if sch.paired_starts else meta_reward.start_seed(ctx.meta_rng)
+    else:  # each continues its env's episode
+        seed = seed1 = None
+    first_cycle = loop.steps == 0
     # 0. R_pi: pi from fresh resets (Algorithm 1 line 10 of the previous cycle; lines 2-3 in the first)
     ro_pi = None
     if sizes.pi > 0:
@@ -140,6 +148,8 @@ def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes)
         ex["r_pi"] = r_pi if sizes.pi == sch.nb_eval_steps else None
     # 1. D0 from the teacher
     ro0 = m.runner0.run(sizes.d0, m.explorer.sample) if sizes.d0 > 0 else None
+    # how D0 was drawn (means, log-densities), before the look-ahead moves the variance teacher's mean
+    sampled = m.explorer.density(ro0.obs0, ro0.raw_actions) if ro0 is not None else None
     qs = actor_q(L, ro0.obs0) if ro0 is not None else np.zeros(0)  # the student's Q(s, mu(s)) before this cycle
     losses: list = []
     ro1 = None
@@ -161,16 +171,17 @@ def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes)
             # 4. meta reward, 5. teacher steps on D0 (log-density of the raw Gaussian samples)
             delta = r_pi_prime - r_pi
             used = m.shaper(delta)
-            ts = T.stats(ro0.obs0, ro0.raw_actions, np.float32(used))
-            T.train(ro0.obs0, ro0.raw_actions, used, sch.nb_teacher_steps)
+            ts = T.stats(ro0.obs0, ro0.raw_actions, sampled.means, np.float32(used))
+            T.train(ro0.obs0, ro0.raw_actions, used, sch.nb_teacher_steps, sampled)
             for k, v in zip(META_KEYS, (delta, used, r_pi, r_pi_prime, float(ts.loss), float(ts.entropy), float(ts.log_std_mean),
                                         float(ts.action_mean), float(ts.action_std)), strict=True):
                 ex["meta"][k].append(v)
         if snap is not None:
             snap.restore()
         ex["r_pi"] = r_pi_prime if sch.meta_baseline == "previous" and sizes.d1 == sch.nb_eval_steps else None
-    # 6. B <- B + D_pi + D0 + D1; the normaliser sees each once
-    new = [ro for ro in (ro_pi, ro0 if sch.d0_in_replay else None, ro1) if ro is not None]
+    # 6. B <- B + D_pi + D0 + D1 (D_pi: with --no-pi_in_replay only the first, line 3); the normaliser sees each once
+    pi_in = sch.pi_in_replay or first_cycle
+    new = [ro for ro in (ro_pi if pi_in else None, ro0 if sch.d0_in_replay else None, ro1) if ro is not None]
     for ro in new:
         store(m.buffer, ro, dc.reward_scale)
     if L.obs_rms is not None and new:
@@ -199,8 +210,8 @@ class Meta:
 
     def cycle(self, loop: LoopState, remaining: int) -> CycleResult:
         sch = self.sch
-        fresh = sch.meta_baseline == "fresh" or loop.extra["r_pi"] is None  # 'previous': only when there is none
-        sizes = cycle_sizes(remaining, sch.nb_eval_steps if fresh else 0, sch.nb_explore_steps, sch.nb_eval_steps)
+        first = loop.extra["r_pi"] is None  # 'previous' measures R_pi only when there is none
+        sizes = cycle_sizes(remaining, self.ctx.cfg.pi_steps(first), sch.nb_explore_steps, sch.nb_eval_steps)
         return run_cycle(self.m, self.ctx, loop, sizes)
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:

@@ -10,6 +10,13 @@ it, and the replay stores the clipped action. The REINFORCE term uses the log-de
 (before clipping): that is the random variable whose distribution theta_e controls, so its score function is the
 unbiased gradient of E[R]; the clipped action has a point mass on the box faces that the Gaussian density does not
 describe.
+
+Under which density: the log-probabilities of D0, in every step of the update, are those of the policy that sampled
+it. The variance teacher's mean is the student's actor, which the look-ahead pi -> pi' moves between sampling D0 and
+the teacher's update; so D0 carries the means it was sampled around (`Sampled`), and the update scores each action
+under N(that mean, sigma_theta(s)^2). Scoring it under pi''s mean instead (the bug this replaced) gives the score a
+non-zero expectation, about (mu - mu')^2 / sigma^2 - 1 per dimension for the log-std, so a meta reward that does not
+depend on D0 still pushed the std. The clipped steps' logp_old is the sampler's own density (`TeacherPolicy.density`).
 """
 from __future__ import annotations
 
@@ -25,6 +32,13 @@ from baselines_meta.ddpg.learner import assign_all, make_adam
 from baselines_meta.fastpolicy import NumpyActor, NumpyHead, NumpyNormalizer, NumpyTrunk
 from baselines_meta.networks import Actor, Teacher
 from baselines_meta.normalizer import RunningMeanStd, normalize
+
+
+class Sampled(NamedTuple):
+    """How D0 was drawn: the sampler's mean and the log-density of each raw action under the sampler."""
+
+    means: np.ndarray  # [T, A] the Gaussian's mean at sampling (variance teacher: the actor pi's output then)
+    logp: np.ndarray  # [T] log pi_e(a_t | s_t) of the sampler
 
 
 class TeacherStats(NamedTuple):
@@ -51,67 +65,75 @@ class TeacherLearner(tf.Module):
         self.teacher_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="teacher_steps")
         self._shapes = [tuple(v.shape) for v in self.net.own_variables()]
         O, A = obs_dim, act_dim
-        sig = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([])]
-        self.update = tf.function(self._update, autograph=False, input_signature=sig + [tf.TensorSpec([], tf.int32)], jit_compile=True)
-        union = [tf.TensorSpec([None, None, O]), tf.TensorSpec([None, None, A]), tf.TensorSpec([None])]
-        self.update_union = tf.function(self._update_union, autograph=False,
-                                        input_signature=union + [tf.TensorSpec([], tf.int32)], jit_compile=True)
-        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=sig + [tf.TensorSpec([None])])
+        # obs [T, O], actions [T, A], means [T, A] (the sampler's), logp_old [T] (the sampler's), meta reward []
+        d0 = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, A]), tf.TensorSpec([None])]
+        steps = [tf.TensorSpec([], tf.int32)]
+        self.update = tf.function(self._update, autograph=False, input_signature=d0 + [tf.TensorSpec([])] + steps,
+                                  jit_compile=True)
+        union = [tf.TensorSpec([None, None, O]), tf.TensorSpec([None, None, A]), tf.TensorSpec([None, None, A]),
+                 tf.TensorSpec([None, None]), tf.TensorSpec([None])]
+        self.update_union = tf.function(self._update_union, autograph=False, input_signature=union + steps,
+                                        jit_compile=True)
+        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=d0 + [tf.TensorSpec([])])
         n = sum(int(np.prod(s)) for s in self._shapes)
         self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=[tf.TensorSpec([n])])
-        self.log_prob = tf.function(self._log_prob, autograph=False, input_signature=sig[:2])
-        self.stats = tf.function(self._stats, autograph=False, input_signature=sig)
+        self.log_prob = tf.function(self._log_prob, autograph=False, input_signature=d0[:2])
+        self.log_prob_at = tf.function(self._log_prob_at, autograph=False, input_signature=d0[:3])
+        self.stats = tf.function(self._stats, autograph=False, input_signature=d0[:3] + [tf.TensorSpec([])])
 
-    def _log_prob(self, obs, actions):  # [T, O], [T, A] -> [T]
+    def _log_prob(self, obs, actions):  # [T, O], [T, A] -> [T]: under the teacher as it is now
         return self.net.distribution(normalize(obs, self.obs_rms, self.obs_clip)).log_prob(actions)
 
-    def _loss(self, obs, actions, meta_reward):
-        """The paper's REINFORCE loss -R * sum_t log pi_e(a_t|s_t) (logged as teacher/loss)."""
-        return -meta_reward * tf.reduce_sum(self._log_prob(obs, actions))
+    def _log_prob_at(self, obs, actions, means):  # [T, O], [T, A], [T, A] -> [T]: the variance teacher around `means`
+        return self.net.distribution(normalize(obs, self.obs_rms, self.obs_clip), means).log_prob(actions)
 
-    def _surrogate(self, obs, actions, meta_reward, logp_old):
+    def _loss(self, obs, actions, means, meta_reward):
+        """The paper's REINFORCE loss -R * sum_t log pi_e(a_t|s_t) (logged as teacher/loss)."""
+        return -meta_reward * tf.reduce_sum(self._log_prob_at(obs, actions, means))
+
+    def _surrogate(self, obs, actions, means, meta_reward, logp_old):
         """What the update descends. clip 0: the REINFORCE loss. clip eps > 0: -sum_t min(rho_t R, clip(rho_t, 1 - eps,
         1 + eps) R) with rho_t = pi_e(a_t|s_t) / pi_e_old(a_t|s_t), the teacher that drew D0. Its gradient at the first
         step (rho = 1) is REINFORCE's exactly; the later steps on the same D0 are importance-weighted and stop once a
         sample's probability has moved by eps, where repeated REINFORCE steps would fit the teacher to D0's own noise
         (its std collapses to the lower bound within a few InvertedPendulum cycles of 100 steps)."""
         if self.cfg.clip <= 0:
-            return self._loss(obs, actions, meta_reward)
-        return -tf.reduce_sum(self._terms(obs, actions, meta_reward, logp_old))
+            return self._loss(obs, actions, means, meta_reward)
+        return -tf.reduce_sum(self._terms(obs, actions, means, meta_reward, logp_old))
 
-    def _terms(self, obs, actions, meta_reward, logp_old):  # [T]: the surrogate is minus their sum
+    def _terms(self, obs, actions, means, meta_reward, logp_old):  # [T]: the surrogate is minus their sum
         """meta_reward: a scalar, or [T], one per row (the union of several ranks' D0s)."""
-        logp = self._log_prob(obs, actions)
+        logp = self._log_prob_at(obs, actions, means)
         if self.cfg.clip <= 0:
             return meta_reward * logp
         ratio = tf.exp(logp - logp_old)
         eps = self.cfg.clip
         return tf.minimum(ratio * meta_reward, tf.clip_by_value(ratio, 1.0 - eps, 1.0 + eps) * meta_reward)
 
-    def _grads(self, obs, actions, meta_reward, logp_old):
+    def _grads(self, obs, actions, means, meta_reward, logp_old):
         with tf.GradientTape() as tape:
-            loss = self._surrogate(obs, actions, meta_reward, logp_old)
+            loss = self._surrogate(obs, actions, means, meta_reward, logp_old)
         return loss, tape.gradient(loss, self.net.own_variables())
 
     def _apply(self, grads):
         self.opt.apply_gradients(zip(grads, self.net.own_variables(), strict=True))
         self.teacher_steps.assign_add(1)
 
-    def _update(self, obs, actions, meta_reward, n_steps):
+    def _update(self, obs, actions, means, logp_old, meta_reward, n_steps):
         """n_steps gradient steps on one D0 with one meta reward (single worker); returns the first loss."""
-        logp_old = tf.stop_gradient(self._log_prob(obs, actions))
 
         def step(i, first):
-            loss, grads = self._grads(obs, actions, meta_reward, logp_old)
+            loss, grads = self._grads(obs, actions, means, meta_reward, logp_old)
             self._apply(grads)
             return i + 1, tf.where(tf.equal(i, 0), loss, first)
 
         _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
         return first
 
-    def _update_union(self, obs, actions, meta_rewards, n_steps):
-        """n_steps gradient steps on the union of N ranks' D0s, obs [N, T, O], actions [N, T, A], each rank's meta
-        reward [N] (every rank runs this same call); returns the first loss, the mean over ranks.
+    def _update_union(self, obs, actions, means, logp_old, meta_rewards, n_steps):
+        """n_steps gradient steps on the union of N ranks' D0s, obs [N, T, O], actions and sampling means [N, T, A],
+        the sampler's log-densities [N, T], each rank's meta reward [N] (every rank runs this same call); returns the
+        first loss, the mean over ranks.
 
         The MPI Allreduce path averages the ranks' gradients of their own surrogates, each a sum over its T rows; the
         gradient of (1/N) * (the sum of the surrogates) is that average, and this sum is one sum over the union's
@@ -119,21 +141,22 @@ class TeacherLearner(tf.Module):
         n = tf.shape(obs)[0]
         o = tf.reshape(obs, [-1, obs.shape[-1]])  # [N*T, O]
         a = tf.reshape(actions, [-1, actions.shape[-1]])
+        mu = tf.reshape(means, [-1, means.shape[-1]])
+        lp = tf.reshape(logp_old, [-1])
         r = tf.reshape(tf.broadcast_to(meta_rewards[:, None], tf.shape(obs)[:2]), [-1])  # [N*T]
         nf = tf.cast(n, tf.float32)
-        logp_old = tf.stop_gradient(self._log_prob(o, a))
 
         def step(i, first):
             with tf.GradientTape() as tape:
-                loss = -tf.reduce_sum(self._terms(o, a, r, logp_old)) / nf
+                loss = -tf.reduce_sum(self._terms(o, a, mu, r, lp)) / nf
             self._apply(tape.gradient(loss, self.net.own_variables()))
             return i + 1, tf.where(tf.equal(i, 0), loss, first)
 
         _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
         return first
 
-    def _compute_grads(self, obs, actions, meta_reward, logp_old):
-        loss, grads = self._grads(obs, actions, meta_reward, logp_old)
+    def _compute_grads(self, obs, actions, means, logp_old, meta_reward):
+        loss, grads = self._grads(obs, actions, means, meta_reward, logp_old)
         return loss, tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
 
     def _apply_grads(self, flat):
@@ -145,33 +168,44 @@ class TeacherLearner(tf.Module):
         self._apply(out)
         return self.teacher_steps
 
-    def _stats(self, obs, actions, meta_reward) -> TeacherStats:
+    def _stats(self, obs, actions, means, meta_reward) -> TeacherStats:
         nobs = normalize(obs, self.obs_rms, self.obs_clip)
-        mean, log_std = self.net.mean_and_log_std(nobs)
-        ent = self.net.distribution(nobs).entropy()
-        return TeacherStats(self._loss(obs, actions, meta_reward), tf.reduce_mean(ent), tf.reduce_mean(log_std),
+        mean, log_std = self.net.mean_and_log_std(nobs, means)
+        ent = self.net.distribution(nobs, means).entropy()
+        return TeacherStats(self._loss(obs, actions, means, meta_reward), tf.reduce_mean(ent), tf.reduce_mean(log_std),
                             tf.reduce_mean(mean), tf.reduce_mean(tf.exp(log_std)))
 
-    def train(self, obs: np.ndarray, raw_actions: np.ndarray, meta_reward: float, n_steps: int) -> float:
+    def current(self, obs: np.ndarray, raw_actions: np.ndarray) -> Sampled:
+        """The density of the teacher as it is now (right for D0 only while the teacher, and for the variance teacher
+        the actor, are unchanged since it was sampled; the meta cycle passes the sampler's `TeacherPolicy.density`)."""
+        nobs = normalize(tf.constant(obs), self.obs_rms, self.obs_clip)
+        means = self.net.mean_and_log_std(nobs)[0].numpy()
+        return Sampled(means, self.log_prob_at(obs, raw_actions, means).numpy())
+
+    def train(self, obs: np.ndarray, raw_actions: np.ndarray, meta_reward: float, n_steps: int,
+              sampled: Optional[Sampled] = None) -> float:
         """Meta-policy-gradient steps on D0, the gradients averaged over MPI ranks. Returns the loss before them.
 
-        Several ranks: exchange 'batches' gathers every rank's D0 (observations, actions) and meta reward in one
-        Allgather and runs the fused steps on their union (`update_union`, the same update on every rank); 'grads'
-        Allreduces the gradients at every step."""
+        sampled: the sampler's means and log-densities of D0 (default: `current`, the teacher as it is now).
+        Several ranks: exchange 'batches' gathers every rank's D0 (observations, actions, means, log-densities) and
+        meta reward in one Allgather and runs the fused steps on their union (`update_union`, the same update on
+        every rank); 'grads' Allreduces the gradients at every step."""
         if n_steps <= 0:
             return float("nan")
+        sampled = sampled if sampled is not None else self.current(obs, raw_actions)
+        mu, lp = np.asarray(sampled.means, np.float32), np.asarray(sampled.logp, np.float32)
         r = np.float32(meta_reward)
         if mpi.size() == 1:
-            return float(self.update(obs, raw_actions, r, np.int32(n_steps)))
+            return float(self.update(obs, raw_actions, mu, lp, r, np.int32(n_steps)))
         if self.exchange == "batches":
-            O = obs.shape[-1]
-            mine = np.concatenate([obs, raw_actions, np.full((len(obs), 1), r, np.float32)], axis=1)  # [T, O+A+1]
-            every = mpi.allgather(mine)  # [N, T, O+A+1]
-            return float(self.update_union(every[..., :O], every[..., O:-1], every[:, 0, -1], np.int32(n_steps)))
+            O, A = obs.shape[-1], raw_actions.shape[-1]
+            mine = np.concatenate([obs, raw_actions, mu, lp[:, None], np.full((len(obs), 1), r, np.float32)], axis=1)
+            every = mpi.allgather(mine)  # [N, T, O+2A+2]
+            return float(self.update_union(every[..., :O], every[..., O:O + A], every[..., O + A:O + 2 * A],
+                                           every[..., -2], every[:, 0, -1], np.int32(n_steps)))
         first = None
-        logp_old = self.log_prob(obs, raw_actions)
         for _ in range(n_steps):
-            loss, g = self.compute_grads(obs, raw_actions, r, logp_old)
+            loss, g = self.compute_grads(obs, raw_actions, mu, lp, r)
             self.apply_grads(mpi.allreduce_mean(g.numpy()))
             first = float(loss) if first is None else first
         return first
@@ -219,6 +253,14 @@ class TeacherPolicy:
     def sample(self, obs: np.ndarray) -> np.ndarray:
         mean, log_std = self.mean_and_log_std(obs)
         return (mean + np.exp(log_std) * self.rng.standard_normal(mean.shape)).astype(np.float32)
+
+    def density(self, obs: np.ndarray, raw_actions: np.ndarray) -> Sampled:
+        """The means and log-densities of D0's raw actions under this sampler as it drew them (call it before the
+        snapshot is refreshed): obs [T, O], raw_actions [T, A] -> Sampled([T, A], [T])."""
+        mean, log_std = self.mean_and_log_std(obs)
+        z = (np.asarray(raw_actions, np.float64) - mean) / np.exp(log_std)
+        logp = np.sum(-0.5 * z * z - log_std - 0.5 * math.log(2.0 * math.pi), axis=-1)
+        return Sampled(mean.astype(np.float32), logp.astype(np.float32))
 
 
 class TeacherDiagnostics:
