@@ -3,7 +3,9 @@
     python -m baselines_meta.compare --algs meta ddpg --envs Pendulum-v1 InvertedPendulum-v4 --seeds 0 1 2
 
 Each run lives in <out>/<env>/<alg>/seed-<n>/. A run with a DONE file is skipped, one with a config.json but no
-DONE is resumed from its last checkpoint (`--resume`), others start fresh. As many runs go at once as the cores allow
+DONE is resumed from its last checkpoint (`--resume`), others start fresh. Compare holds each run's lock (runlock)
+while it launches the run, the run itself and its DONE; a run another process holds (a second compare, a run started
+by hand) is skipped with one line, counted neither done nor failed. As many runs go at once as the cores allow
 (`--jobs`, default: cores // np), each under `mpiexec -n NP` when `--np` > 1. Arguments after `--` go to every run
 (e.g. `-- --num_timesteps 20000`); by default the paper preset decides the budget.
 """
@@ -16,10 +18,11 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from baselines_meta import paper
 from baselines_meta.config import ALGS
+from baselines_meta.runlock import RunLock, RunLockedError, held_for_child
 
 
 class Job(NamedTuple):
@@ -54,19 +57,32 @@ def command(job: Job, a, extra: list[str]) -> list[str]:
     return base + args
 
 
-def run_job(job: Job, a, extra: list[str]) -> int:
-    os.makedirs(job.dir, exist_ok=True)
-    cmd = command(job, a, extra)
-    t0 = time.time()
-    print(f"[compare] start  {job.env} {job.alg} seed {job.seed} ({status(job.dir)})", flush=True)
-    with open(os.path.join(job.dir, "stderr.txt"), "a") as err:
-        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err).returncode
-    if rc == 0:
-        with open(os.path.join(job.dir, "DONE"), "w") as f:
-            f.write(time.strftime("%Y-%m-%d %H:%M:%S") + "\n")
-    print(f"[compare] {'done ' if rc == 0 else f'rc={rc}'} {job.env} {job.alg} seed {job.seed} in {time.time() - t0:.0f}s",
-          flush=True)
-    return rc
+SKIPPED = None  # run_job's result for a run another process holds
+
+
+def run_job(job: Job, a, extra: list[str]) -> Optional[int]:
+    """Run (or resume) one job under its run directory's lock: its exit code, 0 for one found done, or SKIPPED."""
+    try:
+        lock = RunLock(job.dir).acquire()
+    except RunLockedError as e:
+        print(f"[compare] skip   {job.env} {job.alg} seed {job.seed}: {e}", flush=True)
+        return SKIPPED
+    try:
+        if status(job.dir) == "done":  # finished by another process since the plan was made
+            return 0
+        cmd = command(job, a, extra)
+        t0 = time.time()
+        print(f"[compare] start  {job.env} {job.alg} seed {job.seed} ({status(job.dir)})", flush=True)
+        with open(os.path.join(job.dir, "stderr.txt"), "a") as err:
+            rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, env=dict(os.environ, **held_for_child(job.dir))).returncode
+        if rc == 0:
+            with open(os.path.join(job.dir, "DONE"), "w") as f:
+                f.write(time.strftime("%Y-%m-%d %H:%M:%S") + "\n")
+        print(f"[compare] {'done ' if rc == 0 else f'rc={rc}'} {job.env} {job.alg} seed {job.seed} in {time.time() - t0:.0f}s",
+              flush=True)
+        return rc
+    finally:
+        lock.release()
 
 
 def main(argv=None) -> int:
@@ -109,8 +125,10 @@ def main(argv=None) -> int:
     n = a.jobs or max(1, (os.cpu_count() or 1) // a.np)
     with ThreadPoolExecutor(n) as pool:
         rcs = list(pool.map(lambda j: run_job(j, a, extra), todo))
-    failed = sum(rc != 0 for rc in rcs)
-    print(f"[compare] {len(todo) - failed} finished, {failed} failed or stopped (rerun the same command to resume)")
+    skipped = sum(rc is SKIPPED for rc in rcs)
+    failed = sum(rc is not SKIPPED and rc != 0 for rc in rcs)
+    print(f"[compare] {len(todo) - failed - skipped} finished, {failed} failed or stopped (rerun the same command to "
+          f"resume), {skipped} skipped (held by another process)")
     return 1 if failed else 0
 
 

@@ -3,9 +3,10 @@
 Any OSError while writing a checkpoint, a log, a monitor file or a saved policy (disk full, permission lost, I/O
 error) becomes one WriteError naming the file; the run stops with exit code 4 and keeps its last good checkpoint.
 
-Test hook, never set outside tests: BASELINES_META_FAULT=<stage>:<n>[:kill|enospc|term] makes the n-th arrival of
-this process at `stage` SIGKILL the process (`kill`, the default), raise OSError(ENOSPC) there (`enospc`) or send it
-SIGTERM and carry on (`term`: the run checkpoints at the end of its cycle and stops), so that tests
+Test hook, never set outside tests: BASELINES_META_FAULT=<stage>:<n>[:kill|enospc|term|stop] makes the n-th arrival of
+this process at `stage` SIGKILL the process (`kill`, the default), raise OSError(ENOSPC) there (`enospc`), send it
+SIGTERM and carry on (`term`: the run checkpoints at the end of its cycle and stops) or SIGSTOP it (`stop`: a live
+run, paused with its lock held, until the test sends SIGCONT), so that tests
 stop a run at an exact point instead of racing it with sleeps. Stages, in the order a checkpoint passes them:
 `segment` (its replay segment is in place), `tmp` (rank<r>.tmp.pkl is written), `between` (rank<r>.pkl was moved to
 .prev, the .tmp is not renamed yet), `saved` (both renames done); and `progress`, `evaluations`, `monitor`, `policy`
@@ -68,14 +69,14 @@ def point(stage: str) -> None:
     if not spec or spec.split(":")[0] != stage:
         return
     parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[1].isdigit() or (len(parts) == 3 and parts[2] not in ("kill", "enospc", "term")):
-        raise ValueError(f"{FAULT_ENV}={spec!r}: expected <stage>:<n>[:kill|enospc|term]")
+    if len(parts) not in (2, 3) or not parts[1].isdigit() or (len(parts) == 3 and parts[2] not in ("kill", "enospc", "term", "stop")):
+        raise ValueError(f"{FAULT_ENV}={spec!r}: expected <stage>:<n>[:kill|enospc|term|stop]")
     _arrivals[stage] = _arrivals.get(stage, 0) + 1
     if _arrivals[stage] != int(parts[1]):
         return
     if len(parts) == 2 or parts[2] == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    if parts[2] == "term":
-        os.kill(os.getpid(), signal.SIGTERM)
+    if parts[2] in ("term", "stop"):
+        os.kill(os.getpid(), signal.SIGTERM if parts[2] == "term" else signal.SIGSTOP)
         return
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

@@ -12,6 +12,7 @@ from typing import Optional
 from baselines_meta import faults
 from baselines_meta.config import RunConfig
 from baselines_meta.logger import TB_DIR
+from baselines_meta.runlock import RunLock, RunLockedError
 
 
 class RunDirError(ValueError):
@@ -30,26 +31,46 @@ def default_log_dir(cfg: RunConfig) -> str:
     return os.path.join("logs", f"{cfg.env_id}-{cfg.alg}-seed{cfg.seed}-{stamp}")
 
 
-def prepare_log_dir(path: str, overwrite: bool, resume: bool = False) -> None:
-    """Create the run directory; refuse one that already holds a run unless overwrite (or resume) is given."""
+def prepare_log_dir(path: str, overwrite: bool, resume: bool = False) -> RunLock:
+    """Create the run directory and take its lock (runlock: one writer per run) before anything in it is touched;
+    refuse a directory another process writes, or one that already holds a run unless overwrite (or resume) is
+    given. Returns the held lock."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise RunDirError(f"log path {path} exists and is not a directory")
-    if resume:
-        if not os.path.exists(os.path.join(path, "config.json")):
-            raise RunDirError(f"nothing to resume: {path} holds no run (no config.json)")
-        return
-    if os.path.isdir(path) and os.path.exists(os.path.join(path, "config.json")) and not overwrite:
-        raise RunDirError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --log_path")
+    if resume and not os.path.exists(os.path.join(path, "config.json")):
+        raise RunDirError(f"nothing to resume: {path} holds no run (no config.json)")
     try:
-        os.makedirs(path, exist_ok=True)
-        probe = os.path.join(path, ".write_test")
-        with open(probe, "w"):
-            pass
-        os.remove(probe)
+        lock = RunLock(path).acquire()
+    except RunLockedError as e:
+        raise RunDirError(str(e)) from None
     except OSError as e:
         raise RunDirError(f"cannot write to log path {path}: {e.strerror or e}") from None
-    if overwrite:
-        clear_run_files(path)
+    try:
+        if resume:
+            return lock
+        if os.path.exists(os.path.join(path, "config.json")) and not overwrite:
+            raise RunDirError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --log_path")
+        try:
+            probe = os.path.join(path, ".write_test")
+            with open(probe, "w"):
+                pass
+            os.remove(probe)
+        except OSError as e:
+            raise RunDirError(f"cannot write to log path {path}: {e.strerror or e}") from None
+        if overwrite:
+            clear_run_files(path)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def portable_log_path(path: str, cwd: Optional[str] = None) -> str:
+    """What config.json records as log_path: the run directory relative to the directory the run was started from,
+    or, when it lies outside that directory, its own name; never an absolute path (results must not name the machine
+    they were made on)."""
+    rel = os.path.relpath(os.path.abspath(path), os.path.abspath(cwd or os.getcwd()))
+    return os.path.basename(os.path.abspath(path)) if rel == ".." or rel.startswith(".." + os.sep) else rel
 
 
 def clear_run_files(path: str, keep_config: bool = False) -> None:

@@ -22,7 +22,7 @@ from baselines_meta.envs import EnvRunner, Monitor, StateRecorder, make_env, mon
 from baselines_meta.faults import WriteError
 from baselines_meta.logger import Logger, NullLogger, parse_formats
 from baselines_meta.rundir import (LOG_FILES, RunDirError, clear_run_files, default_log_dir, git_commit, logged_rows,
-                                   package_versions, prepare_log_dir, write_json)
+                                   package_versions, portable_log_path, prepare_log_dir, write_json)
 
 
 class RunInterrupted(Exception):
@@ -83,15 +83,27 @@ class RunContext:
         formats = parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout,log,csv")
         log_dir = default_log_dir(cfg) if self.rank == 0 else None
         err = None
+        self.lock = None  # rank 0 holds the run directory's lock for every rank (no rank writes before it is held)
         if self.rank == 0:
             try:
-                prepare_log_dir(log_dir, overwrite, resume)
+                self.lock = prepare_log_dir(log_dir, overwrite, resume)
             except RunDirError as e:
                 err = str(e)
         log_dir, err = mpi.COMM.bcast((log_dir, err), root=0)
         if err:
-            raise RunDirError(err)
+            e = RunDirError(err)
+            e.all_ranks = True  # every rank raises it: rank 0 alone reports it
+            raise e
         self.log_dir = log_dir
+        try:
+            self._start(cfg, formats, stdout, resume, finished_ok)
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
+
+    def _start(self, cfg: RunConfig, formats, stdout, resume: bool, finished_ok: bool) -> None:
+        log_dir = self.log_dir
         self.checkpointer = Checkpointer(log_dir, self.rank)
         loaded = self.checkpointer.load_common() if resume else None
         if resume and loaded is None:
@@ -269,6 +281,7 @@ class RunContext:
 
     def _write_config(self) -> None:
         d = self.cfg.to_dict()
+        d["log_path"] = portable_log_path(self.log_dir)
         d["mpi_size"] = self.size
         d["rank_seeds"] = [mpi.rank_seed(self.cfg.seed, r) for r in range(self.size)]
         d["versions"] = package_versions()
@@ -283,5 +296,7 @@ class RunContext:
         for m in self.monitors:
             m.close()
         self.logger.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
