@@ -28,7 +28,8 @@ from baselines_meta.results import CONTROL_ARMS, bootstrap_ci, common_curve, con
 COLORS = {"meta": "tab:red", "meta-variance": "tab:orange", "ddpg": "tab:blue",  # and the control arms':
           "meta, frozen teacher": "tab:purple", "ddpg, meta's update ratio 0.20": "tab:green",
           "ddpg, no exploration noise": "tab:gray", "meta, truncation as terminal": "tab:red",
-          "ddpg, truncation as terminal": "tab:blue"}  # (dashed)
+          "ddpg, truncation as terminal": "tab:blue",  # (dashed)
+          "meta, the paper's literal form": "tab:brown"}
 
 
 def save(fig, path_stem: str) -> list[str]:

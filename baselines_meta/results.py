@@ -59,7 +59,20 @@ CONTROL_ARMS = (("meta", None, "meta"), ("ddpg", None, "ddpg"),
                 ("ddpg, meta's update ratio 0.20", "ddpg-ratio0.2", "ddpg"),
                 ("ddpg, no exploration noise", "ddpg-nonoise", "ddpg"),
                 ("meta, truncation as terminal", "truncation", "meta"),
-                ("ddpg, truncation as terminal", "truncation", "ddpg"))
+                ("ddpg, truncation as terminal", "truncation", "ddpg"),
+                ("meta, the paper's literal form", "literal", "meta"))
+LITERAL = "meta, the paper's literal form"
+
+
+def progress_mean(r: Run, key: str, last_epochs: Optional[int] = None) -> float:
+    """The mean of a progress.csv column over the run's epochs (or its last `last_epochs`), NaN where absent."""
+    path = os.path.join(r.dir, "progress.csv")
+    if not os.path.exists(path):
+        return float("nan")
+    with open(path) as f:
+        vals = [float(row[key]) for row in csv.DictReader(f) if row.get(key) not in (None, "", "nan")]
+    vals = vals[-last_epochs:] if last_epochs else vals
+    return float(np.mean(vals)) if vals else float("nan")
 
 
 def control_arm_runs(main_root: str, controls_root: str) -> dict[str, list[Run]]:

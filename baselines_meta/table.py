@@ -14,7 +14,11 @@
 (e) With --controls DIR (default: `controls` beside the runs' root, when it exists): the control arms of
     DIR/<arm>/<env>/<alg>/seed-<n> beside meta and ddpg of the main grid on the same seeds, each with (a)'s and (b)'s
     score, and the contrasts they were run for (frozen teacher, ddpg at meta's update ratio, ddpg without noise, both
-    algorithms under --truncation_as_terminal), each with P(A > B) and a verdict on the seeds both arms have.
+    algorithms under --truncation_as_terminal, the paper's literal form), each with P(A > B) and a verdict on the seeds
+    both arms have.
+(f) The paper's literal form (`--meta_form literal`, DIR/literal) against ours and against ddpg of the main grid on
+    the same seeds, with (a)'s score, P and the verdict, and whether its teacher had a signal: the share of cycles whose
+    raw meta reward was exactly 0, and its log-std over the last epoch.
 The paper's Table 2 stands beside (a) and (b). (a) and (e)'s arm rows include unfinished runs, marked with the share of
 their budget; (b), (c), (d) and (e)'s contrasts score finished runs only (a DONE file and the whole budget).
 """
@@ -25,9 +29,9 @@ import sys
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.results import (CONTROL_ARMS as ARMS, bootstrap_ci, bootstrap_mean_ci, common_curve,
-                                    control_arm_runs, final_score, first_reach, load_runs, prob_better, training_score,
-                                    verdict)
+from baselines_meta.results import (CONTROL_ARMS as ARMS, LITERAL, bootstrap_ci, bootstrap_mean_ci, common_curve,
+                                    control_arm_runs, final_score, first_reach, load_runs, prob_better, progress_mean,
+                                    training_score, verdict)
 
 ALGS = ("meta", "meta-variance", "ddpg")
 
@@ -122,7 +126,43 @@ CONTRASTS = (("Does learning the teacher matter?", "meta", "meta, frozen teacher
              ("Does meta beat no exploration at all?", "meta", "ddpg, no exploration noise"),
              ("The paper's conditions: meta against ddpg", "meta, truncation as terminal", "ddpg, truncation as terminal"),
              ("Does truncation as terminal change ddpg?", "ddpg, truncation as terminal", "ddpg"),
-             ("Does truncation as terminal change meta?", "meta, truncation as terminal", "meta"))
+             ("Does truncation as terminal change meta?", "meta, truncation as terminal", "meta"),
+             ("The paper's literal form against ours", LITERAL, "meta"),
+             ("The paper's literal form against ddpg", LITERAL, "ddpg"))
+
+
+def _finite_mean(x: list[float]) -> float:
+    x = [v for v in x if np.isfinite(v)]
+    return float(np.mean(x)) if x else float("nan")
+
+
+def build_literal(main_root: str, controls_root: str) -> str:
+    """(f): the paper's literal form against our form and ddpg, finished runs on the seeds all three have."""
+    arm_runs = control_arm_runs(main_root, controls_root)
+    lit = [r for r in arm_runs[LITERAL] if r.done]
+    if not lit:
+        return ""
+    rng = np.random.default_rng(0)
+    lines = ["## (f) The paper's literal form (`--meta_form literal`) against ours and against ddpg (finished runs)", "",
+             "| task | seeds | literal (a) | ours (a) | ddpg (a) | P(literal > ours) | verdict | P(literal > ddpg) | verdict | "
+             "literal: cycles with Delta = 0 | literal: teacher log-std, last epoch | ours: cycles with Delta = 0 |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: |"]
+    for env in sorted({r.env for r in lit}, key=paper.order_key):
+        by = {k: {r.seed: r for r in arm_runs[k] if r.env == env and r.done} for k in (LITERAL, "meta", "ddpg")}
+        seeds = sorted(set(by[LITERAL]) & set(by["meta"]) & set(by["ddpg"]))
+        if not seeds:
+            continue
+        f = {k: [final_score(by[k][s]) for s in seeds] for k in by}
+        cell = {k: fmt(np.mean(v), np.std(v)) for k, v in f.items()}
+        zero = {k: _finite_mean([progress_mean(by[k][s], "meta/reward_zero_frac") for s in seeds]) for k in (LITERAL, "meta")}
+        log_std = _finite_mean([progress_mean(by[LITERAL][s], "teacher/log_std_mean", last_epochs=1) for s in seeds])
+        z = {k: "–" if not np.isfinite(v) else f"{v:.2f}" for k, v in zero.items()}
+        lines.append(f"| {env} | {', '.join(map(str, seeds))} | {cell[LITERAL]} | {cell['meta']} | {cell['ddpg']} | "
+                     f"{prob_better(f[LITERAL], f['meta']):.2f} | {verdict(f[LITERAL], f['meta'], rng)} | "
+                     f"{prob_better(f[LITERAL], f['ddpg']):.2f} | {verdict(f[LITERAL], f['ddpg'], rng)} | {z[LITERAL]} | "
+                     f"{log_std:.2f} | {z['meta']} |")
+    return "\n".join(lines + ["", "'ours: cycles with Delta = 0' is '–' for runs made before meta/reward_zero_frac was "
+                              "logged (the main grid). The teacher's log-std lies in [-4, 0] and starts at -2."]) + "\n"
 
 
 def build_controls(main_root: str, controls_root: str, required: bool = True) -> str:
@@ -186,6 +226,8 @@ def main(argv=None) -> int:
     if controls != "none" and (a.controls is not None or os.path.isdir(controls)):
         e = build_controls(a.root, controls, required=a.controls is not None)
         md += "\n" + e if e else ""
+        f = build_literal(a.root, controls)
+        md += "\n" + f if f else ""
     print(md)
     if a.out:
         with open(a.out, "w") as f:

@@ -285,3 +285,26 @@ def test_compare_plan_skips_done_and_resumes_partial(tmp_path, capsys):
     cmd = command(Job("Pendulum-v1", "ddpg", 1, run_dir(out, "Pendulum-v1", "ddpg", 1)), A, ["--num_timesteps", "5"])
     assert "--resume" not in cmd and cmd[-2:] == ["--num_timesteps", "5"] and "--seed" in cmd
     assert main(["--envs", "Nope-v0", "--out", out]) == 2
+
+
+def test_literal_section_by_hand(tmp_path):
+    """(f): the literal arm against ours and ddpg on the seeds all three finished, with the share of zero meta
+    rewards and the last epoch's log-std read from progress.csv."""
+    from baselines_meta.table import build_literal
+
+    main, ctrl = str(tmp_path / "runs"), str(tmp_path / "controls")
+    steps = list(range(100, 1100, 100))
+    for seed in range(3):
+        write_run(main, "Hopper-v4", "meta", seed, steps, [10.0 + seed] * 10, 1000)
+        write_run(main, "Hopper-v4", "ddpg", seed, steps, [20.0 + seed] * 10, 1000)
+        d = write_run(os.path.join(ctrl, "literal"), "Hopper-v4", "meta", seed, steps, [10.0 + seed + 0.1 * (seed == 0)] * 10,
+                      1000 if seed < 2 else 2000)  # seed 2 unfinished: left out
+        with open(os.path.join(d, "progress.csv"), "w") as f:
+            f.write("meta/reward_zero_frac,teacher/log_std_mean\n1.0,-2.0\n0.5,-3.0\n")
+    md = build_literal(main, ctrl)
+    row = [l for l in md.splitlines() if l.startswith("| Hopper-v4")][0].split(" | ")
+    assert row[1] == "0, 1"  # seeds 0 and 1 only
+    assert row[2] == "10.55 ± 0.45" and row[3] == "10.50 ± 0.50" and row[4] == "20.50 ± 0.50"
+    assert row[5] == "0.62" and row[7] == "0.00" and row[8] == "worse"  # P(literal > ours): (1 + 0 + 1 + 0.5) / 4
+    assert row[9] == "0.75" and row[10] == "-3.00" and row[11].startswith("–")  # (1.0 + 0.5) / 2; last epoch's log-std
+    assert build_literal(main, str(tmp_path / "none")) == ""
