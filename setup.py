@@ -22,7 +22,7 @@ setup(
         "matplotlib>=3.8,<4",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", *ANALYSIS],  # the tests cover the analysis too
+        "test": ["pytest>=8,<10", "ruff>=0.6,<1", *ANALYSIS],  # the tests cover the analysis too
         "analysis": ANALYSIS,  # Table 2 (d) with rliable, Figure 4 (t-SNE, kernel density)
         "video": ["imageio-ffmpeg>=0.4,<1"],
     },

@@ -1,4 +1,5 @@
-from baselines_meta.run import main
 import sys
+
+from baselines_meta.run import main
 
 sys.exit(main())

@@ -60,6 +60,10 @@ class DDPGConfig:
     truncation_as_terminal: bool = opt(False, "treat time-limit truncation as terminal (baselines bug #436, for comparison)")
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
+    def __post_init__(self):
+        if self.popart and not self.normalize_returns:
+            raise ValueError("--popart needs --normalize_returns")
+
 
 @dataclass(frozen=True)
 class TeacherConfig:
@@ -75,13 +79,19 @@ class TeacherConfig:
                       preset=True)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
+    def __post_init__(self):
+        if self.log_std_min >= self.log_std_max:
+            raise ValueError("--teacher_log_std_min must be below --teacher_log_std_max")
+        if not self.log_std_min < self.init_log_std < self.log_std_max:
+            raise ValueError("--teacher_init_log_std must lie strictly between --teacher_log_std_min and --teacher_log_std_max")
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:
     """The baselines epoch / cycle schedule (paper Table 1) and the extra steps of Algorithm 1."""
 
-    num_timesteps: int = opt(4000, "env steps per worker, evaluation excluded; default: the paper budget under "
-                                   "--preset paper, else 1e6", min=1, preset=True)
+    num_timesteps: int = opt(1_000_000, "env steps per worker, evaluation excluded; default: the paper budget under "
+                                        "--preset paper, else 1e6", min=1, preset=True)
     nb_epoch_cycles: int = opt(20, "cycles per epoch (paper Table 1)", min=1)
     nb_rollout_steps: int = opt(200, "ddpg: env steps per cycle (paper Table 1)", min=1)
     nb_train_steps: int = opt(50, "gradient steps per cycle (meta: per student update)", min=0, preset=True)
@@ -160,7 +170,7 @@ class RunConfig:
                                      "states.npz (rank 0) at the end of the run, for state-visitation plots")
     tf_threads: int = opt(1, "TF threads per worker (0: TF's default, all cores); the 64-64 networks' steps are "
                              "faster on one thread", min=0)
-    # The two give the same updates (to float rounding, tested); which is faster depends on N (baselines_meta.exchange)
+    # The two give the same updates (to float rounding, tested); which is faster depends on N (baselines_meta.common.exchange)
     mpi_exchange: Literal["auto", "batches", "grads"] = opt(
         "auto", "how MPI ranks combine their updates: batches: one Allgather of every rank's minibatches per group of "
                 "gradient steps, then every rank runs the same fused steps on their union; grads: an Allreduce of "

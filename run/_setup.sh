@@ -11,7 +11,8 @@ if ! "$PY311" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
 fi
 STAMP="$(cat setup.py run/constraints.txt | "$PY311" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.install-stamp 2>/dev/null)" != "$STAMP" ] \
-   || ! .venv/bin/python -c 'import baselines_meta, tensorflow_probability, tf_keras, tensorboard, gymnasium, mujoco, mpi4py, pytest' 2>/dev/null; then
+   || ! .venv/bin/python -c 'import baselines_meta, tensorflow_probability, tf_keras, tensorboard, gymnasium, mujoco, mpi4py, pytest' 2>/dev/null \
+   || [ ! -x .venv/bin/ruff ]; then
   echo "run/: installing into .venv (setup.py or run/constraints.txt changed, or first time)..." >&2
   [ -x .venv/bin/python ] || "$PY311" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip

@@ -1,7 +1,7 @@
 """Run under mpiexec by test_resume: rank 1 raises in its third training call; the job must abort, not hang."""
 import sys
 
-from baselines_meta import mpi
+from baselines_meta.common import mpi
 from baselines_meta.ddpg import student as ddpg_student
 from baselines_meta.run import main
 

@@ -9,12 +9,12 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from baselines_meta import mpi
+from baselines_meta.common import mpi
+from baselines_meta.common.replay import ReplayBuffer
 from baselines_meta.config import DDPGConfig, TeacherConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.student import StudentTrainer
 from baselines_meta.meta.teacher import TeacherLearner
-from baselines_meta.replay import ReplayBuffer
 
 O, A, STEPS = 11, 3, 100  # Hopper's sizes
 tf.config.threading.set_intra_op_parallelism_threads(1)

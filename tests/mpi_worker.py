@@ -4,8 +4,9 @@ import sys
 
 import numpy as np
 
-from baselines_meta import mpi
-from baselines_meta.run import build_parser, config_from_args, train
+from baselines_meta.api import train
+from baselines_meta.common import mpi
+from baselines_meta.flags import build_parser, config_from_args
 
 out_dir = sys.argv[1]
 cfg = config_from_args(build_parser().parse_args(sys.argv[2:]))

@@ -4,7 +4,6 @@ import os
 import subprocess
 
 import numpy as np
-
 from conftest import PY, ROOT
 from test_cli import MPIEXEC, TIME_KEYS, rows
 
@@ -27,8 +26,8 @@ def final_state(d, rank=0):
 
 
 def restored_replay(d, rank, state, capacity=10**6):
-    from baselines_meta.checkpoint import ReplayLog
-    from baselines_meta.replay import ReplayBuffer
+    from baselines_meta.common.replay import ReplayBuffer
+    from baselines_meta.storage.checkpoint import ReplayLog
 
     b = ReplayBuffer(capacity, 3, 1)  # Pendulum-v1
     ReplayLog(os.path.join(d, "checkpoints", f"rank{rank}.replay"), b).restore(state["replay"])

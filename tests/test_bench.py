@@ -4,7 +4,6 @@ import os
 import subprocess
 
 import pytest
-
 from conftest import PY, ROOT
 
 pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test -m 'not slow')
@@ -33,7 +32,7 @@ def test_bench_smoke(tmp_path):
 
 def test_figures_by_hand():
     """500 steps/s against a raw env of 2,000: a quarter of its speed; 1M steps take 2,000 s = 0.5556 h."""
-    from baselines_meta.bench import figures
+    from baselines_meta.experiments.bench import figures
 
     row = figures("x", 500.0, 2000.0, 3)
     assert row["fraction_of_raw"] == 0.25 and abs(row["hours_per_1M"] - 0.555556) < 1e-6 and row["reps"] == 3

@@ -6,7 +6,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import PY, ROOT
 
 pytestmark = pytest.mark.slow  # subprocess runs: not in the fast tier (run/test -m 'not slow')
@@ -114,7 +113,8 @@ def test_meta_pendulum_smoke(tmp_path, alg):
 
 @pytest.mark.parametrize("lookahead", ["inplace", "copy"])
 def test_meta_d0_d1_in_replay_and_budget(tmp_path, lookahead):
-    from baselines_meta.run import build_parser, config_from_args, train
+    from baselines_meta.api import train
+    from baselines_meta.flags import build_parser, config_from_args
 
     a = build_parser().parse_args(["--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "1150", "--nb_train_steps", "5",
                                    "--eval_episodes", "1", "--log_path", str(tmp_path / "r"), "--log_formats", "csv",
@@ -133,7 +133,8 @@ def test_literal_form_replay_and_continued_rollouts(tmp_path, form):
     """--meta_form literal: only the first D_pi enters B (line 3), D0 and D1 every cycle (line 9); D_pi and D1
     continue their episodes across cycles (150-step rollouts finish 200-step Pendulum episodes, where rollouts from
     fresh resets never do); R is the rollout's reward sum."""
-    from baselines_meta.run import build_parser, config_from_args, train
+    from baselines_meta.api import train
+    from baselines_meta.flags import build_parser, config_from_args
 
     d = tmp_path / "r"
     a = build_parser().parse_args(["--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "1600", "--nb_train_steps", "5",

@@ -1,7 +1,7 @@
 """Env runner: the state recorder behind --record_states keeps exactly the first and last n episodes' observations."""
 import numpy as np
 
-from baselines_meta.envs import EnvRunner, StateRecorder, make_env
+from baselines_meta.runtime.envs import EnvRunner, StateRecorder, make_env
 
 
 def test_state_recorder_keeps_first_and_last_episodes_and_restarts_cut_episodes():

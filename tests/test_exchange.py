@@ -7,14 +7,15 @@ import subprocess
 
 import numpy as np
 import pytest
+from conftest import PY, ROOT
+from test_ddpg_math import make, set_const
 
-from baselines_meta import exchange
+from baselines_meta.common import exchange
+from baselines_meta.common.flat import unflatten
+from baselines_meta.common.replay import Batch, ReplayBuffer
 from baselines_meta.config import DDPGConfig, TeacherConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.meta.teacher import TeacherLearner
-from baselines_meta.replay import Batch, ReplayBuffer
-from conftest import PY, ROOT
-from test_ddpg_math import make, set_const
 
 MPIEXEC = os.path.join(os.path.dirname(PY), "mpiexec")
 
@@ -52,23 +53,23 @@ def test_union_steps_equal_averaged_rank_gradients(clip_norm):
     U, G = DDPGLearner(4, 2, cfg), DDPGLearner(4, 2, cfg)
     _copy(U.variables, G.variables)
     union = _rank_batches(3, 5, 16)
-    losses = U.train_union(union)  # one fused call
+    losses = U.union.train_union(union)  # one fused call
     per_rank = []
     for i in range(5):
-        got = [G.compute_grads(Batch(*[x[i, r] for x in union])) for r in range(3)]
+        got = [G.grads.compute_grads(Batch(*[x[i, r] for x in union])) for r in range(3)]
         per_rank += [l for l, _, _ in got]
-        G.apply_grads(np.mean([ga.numpy() for _, ga, _ in got], 0), np.mean([gc.numpy() for _, _, gc in got], 0))
+        G.grads.apply_grads(np.mean([ga.numpy() for _, ga, _ in got], 0), np.mean([gc.numpy() for _, _, gc in got], 0))
     for a, b in zip(_networks(U), _networks(G), strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     # the union's mean loss is the mean of the ranks' mean losses (the L2 term, the same on each, once)
     np.testing.assert_allclose(float(losses.critic), np.mean([float(l.critic) for l in per_rank]), rtol=1e-5)
     np.testing.assert_allclose(float(losses.actor), np.mean([float(l.actor) for l in per_rank]), rtol=1e-5)
     if clip_norm is not None:  # the clip binds: some tensor of a rank's critic gradient is cut to the clip norm
-        _, _, gc = G.compute_grads(Batch(*[x[0, 0] for x in union]))
-        assert max(float(tf.norm(g)) for g in G._unflat(gc, G._c_shapes)) == pytest.approx(clip_norm, rel=1e-4)
+        _, _, gc = G.grads.compute_grads(Batch(*[x[0, 0] for x in union]))
+        assert max(float(tf.norm(g)) for g in unflatten(gc, G._c_shapes)) == pytest.approx(clip_norm, rel=1e-4)
     assert int(U.train_steps.numpy()) == 5
-    U.train_union(_rank_batches(2, 3, 8))  # other N, K, B: the same trace
-    assert U.train_union.experimental_get_tracing_count() == 1
+    U.union.train_union(_rank_batches(2, 3, 8))  # other N, K, B: the same trace
+    assert U.union.train_union.experimental_get_tracing_count() == 1
 
 
 def test_union_loss_by_hand_constant_networks():
@@ -82,7 +83,7 @@ def test_union_loss_by_hand_constant_networks():
     z = np.zeros((1, 1, 1, 2), np.float32)
     union = Batch(z.repeat(2, 1), np.array([[[[1.0]], [[0.5]]]], np.float32), np.array([[[[1.0]], [[3.0]]]], np.float32),
                   z.repeat(2, 1), np.ones((1, 2, 1, 1), np.float32))
-    losses = L.train_union(union)
+    losses = L.union.train_union(union)
     assert float(losses.critic) == pytest.approx(4.95025, rel=1e-6)
     assert float(losses.actor) == pytest.approx(0.0, abs=1e-7)
 
@@ -108,13 +109,13 @@ def test_teacher_union_update_equals_averaged_rank_gradients(clip):
     rewards = np.array([0.7, -1.9], np.float32)
     start = [v.numpy() for v in ts[0].net.own_variables()]
     lp0 = np.stack([ts[0].log_prob(obs[r], act[r]).numpy() for r in range(2)])
-    first = float(ts[0].update_union(obs, act, np.zeros_like(act), lp0, rewards, np.int32(3)))
+    first = float(ts[0].union.update_union(obs, act, np.zeros_like(act), lp0, rewards, np.int32(3)))
     logp_old = [ts[1].log_prob(obs[r], act[r]) for r in range(2)]
     losses = []
     for _ in range(3):
-        got = [ts[1].compute_grads(obs[r], act[r], np.zeros_like(act[r]), logp_old[r], rewards[r]) for r in range(2)]
+        got = [ts[1].grads.compute_grads(obs[r], act[r], np.zeros_like(act[r]), logp_old[r], rewards[r]) for r in range(2)]
         losses.append(np.mean([float(l) for l, _ in got]))
-        ts[1].apply_grads(np.mean([g.numpy() for _, g in got], 0))
+        ts[1].grads.apply_grads(np.mean([g.numpy() for _, g in got], 0))
     moved = 0.0
     for a, b, c in zip(ts[0].net.own_variables(), ts[1].net.own_variables(), start, strict=True):
         # (the log-densities of the union's rows reach -19 and its meta rewards differ in sign: sums with cancellation)
@@ -193,7 +194,7 @@ def test_scaling_prediction_by_hand():
     """bench_mpi's prediction with MODEL: K = 10, B = 64, F = 10, P = 10,000; ddpg's cycle of 200 env steps and one
     group; one pinned worker at 2,000 steps/s: a 0.1 s cycle, of which 10 * step(64) = 2.28 ms train. At N = 4 the
     batches path (6.2168 ms) replaces them: 0.1039368 s, ratio 0.96212; with c = 1.2, w = 10 ms: 0.74226."""
-    from baselines_meta import bench_mpi
+    from baselines_meta.experiments import bench_mpi
 
     steps = {"k": 10, "batch": 64, "n_params": 10_000, "obs_dim": 4, "act_dim": 0}
     shape = {"env_steps": 200, "groups": 1}
@@ -215,7 +216,7 @@ def test_per_rank_figures_from_a_run_directory_by_hand(tmp_path):
     """A 2-rank run of 3 epochs: 12,000 steps a worker in 8 s (whole run: 1,500 a rank); time/fps (all workers) 3,000
     and 5,000 after the first epoch, so a rank's steady state is the median of 1,500 and 2,500: 2,000. Against a single
     worker at 2,000 / 2,500: ratios 0.75 and 0.8."""
-    from baselines_meta import bench_mpi
+    from baselines_meta.experiments import bench_mpi
 
     (tmp_path / "progress.csv").write_text("total/steps,total/duration,time/fps\n4000,4,1000\n8000,6,3000\n12000,8,5000\n")
     (tmp_path / "log.txt").write_text("MPI: 2 ranks exchange batches (auto: ...)\nlogs in x\n")

@@ -5,14 +5,15 @@ import math
 
 import numpy as np
 import pytest
+from test_ddpg_math import SMALL, make, set_const  # the 2-2 networks without LayerNorm of the hand computations
 
+from baselines_meta.common.fastpolicy import NumpyNormalizer
+from baselines_meta.common.replay import Batch, ReplayBuffer
 from baselines_meta.config import DDPGConfig
-from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
-from baselines_meta.fastpolicy import NumpyNormalizer
-from baselines_meta.replay import Batch, ReplayBuffer
-from test_ddpg_math import SMALL, make, set_const  # the 2-2 networks without LayerNorm of the hand computations
+from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q
+
 
 def batch(o0, a, r, o1, d=0.0):
     return Batch(*[np.array([x], np.float32) for x in (o0, [a], [r], o1, [d])])
@@ -33,8 +34,8 @@ def test_clip_norm_clips_each_tensor_of_both_networks():
     free, clipped = make(critic_l2_reg=0.01), make(critic_l2_reg=0.01, clip_norm=0.05)
     for L in (free, clipped):
         random_weights(L, 3)
-    _, ga, gc = free.compute_grads(b)
-    _, ga_c, gc_c = clipped.compute_grads(b)
+    _, ga, gc = free.grads.compute_grads(b)
+    _, ga_c, gc_c = clipped.grads.compute_grads(b)
     for flat, flat_c, model in ((ga, ga_c, free.actor), (gc, gc_c, free.critic)):
         flat, flat_c, i, n_clipped = flat.numpy(), flat_c.numpy(), 0, 0
         for v in model.trainable_variables:

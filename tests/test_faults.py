@@ -9,7 +9,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from runs import assert_same_run, final_state, own_lines
 from test_cli import cli, rows
 

@@ -7,11 +7,11 @@ import signal
 import subprocess
 
 import pytest
-
-from baselines_meta.runlock import RunLock, RunLockedError
 from conftest import PY, ROOT
 from runs import assert_same_run, own_lines, start
 from test_cli import cli
+
+from baselines_meta.storage.runlock import RunLock, RunLockedError
 
 ARGS = ["--alg", "ddpg", "--env", "Pendulum-v1", "--num_timesteps", "6000", "--nb_epoch_cycles", "5",
         "--eval_interval", "2000", "--eval_episodes", "1", "--log_formats", "csv,log", "--no-progress_bar"]
@@ -25,7 +25,7 @@ def test_lock_is_exclusive_names_its_holder_and_dies_with_it(tmp_path):
     held.release()
     RunLock(d).acquire().release()  # released: free again
     # a holder that is SIGKILLed leaves no stale lock
-    code = f"import os, signal; from baselines_meta.runlock import RunLock; RunLock({d!r}).acquire(); os.kill(os.getpid(), signal.SIGKILL)"
+    code = f"import os, signal; from baselines_meta.storage.runlock import RunLock; RunLock({d!r}).acquire(); os.kill(os.getpid(), signal.SIGKILL)"
     assert subprocess.run([PY, "-c", code], cwd=ROOT).returncode == -signal.SIGKILL
     RunLock(d).acquire().release()
 
@@ -127,7 +127,7 @@ def test_no_absolute_path_in_results():
 
 
 def test_config_json_log_path_is_relative(tmp_path):
-    from baselines_meta.rundir import portable_log_path
+    from baselines_meta.storage.rundir import portable_log_path
 
     assert portable_log_path(str(tmp_path / "a" / "b"), str(tmp_path)) == os.path.join("a", "b")
     assert portable_log_path("results/runs/x", os.getcwd()) == os.path.join("results", "runs", "x")

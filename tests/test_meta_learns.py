@@ -5,11 +5,11 @@ import os
 import numpy as np
 import pytest
 import tf_keras
+from test_cli import cli, rows
 
 from baselines_meta.config import TeacherConfig
 from baselines_meta.meta.reward import MetaRewardShaper
 from baselines_meta.meta.teacher import TeacherDiagnostics, TeacherLearner, TeacherPolicy
-from test_cli import cli, rows
 
 
 def _closed_loop(sign_rng, n_cycles=250, seed=0):
@@ -73,7 +73,8 @@ def test_inverted_pendulum_teacher_gets_a_signal_and_stays_inside_its_bounds(tmp
     """InvertedPendulum-v4 with the paper's schedule (1000 / 2000 / 500 / 100), the first 20 cycles: the student falls,
     so R varies between cycles and the teacher's loss is non-zero; the teacher moves (drift > 0) and its log-std stays
     0.05 away from both bounds on the states it visited."""
-    from baselines_meta.run import build_parser, config_from_args, train
+    from baselines_meta.api import train
+    from baselines_meta.flags import build_parser, config_from_args
 
     a = build_parser().parse_args(["--alg", "meta", "--env", "InvertedPendulum-v4", "--num_timesteps", "100000",
                                    "--nb_epoch_cycles", "5", "--eval_episodes", "0", "--log_path", str(tmp_path / "r"),

@@ -4,8 +4,8 @@ import pytest
 
 from baselines_meta.config import DDPGConfig
 from baselines_meta.ddpg.learner import DDPGLearner
+from baselines_meta.ddpg.noise import ActionNoise, ActionNoiseSpec, NoiseSpecError, NoiseSpecs, ParamNoiseSpec, parse_noise_type
 from baselines_meta.ddpg.policy import DDPGPolicy
-from baselines_meta.noise import ActionNoise, ActionNoiseSpec, NoiseSpecError, NoiseSpecs, ParamNoiseSpec, parse_noise_type
 
 
 def test_parse_noise_strings():
@@ -22,7 +22,7 @@ def test_parse_noise_strings():
 def test_param_noise_distance_by_hand_fresh_and_adapts():
     """The distance is the RMS action difference between the actor and a fresh perturbation of it (LayerNorm weights
     shared), computed again here in numpy from the scratch copy's weights; the stddev moves by 1.01."""
-    from baselines_meta.fastpolicy import NumpyActor, NumpyNormalizer
+    from baselines_meta.common.fastpolicy import NumpyActor, NumpyNormalizer
 
     L = DDPGLearner(3, 2, DDPGConfig(noise_type="adaptive-param_0.2"))
     pn = L.param_noise

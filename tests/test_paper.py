@@ -1,6 +1,6 @@
 """The paper's tasks, budgets and schedules (Section 5.1) and the family helper, read by the CLI, compare and table."""
 from baselines_meta import paper
-from baselines_meta.run import build_parser, config_from_args
+from baselines_meta.flags import build_parser, config_from_args
 
 
 def test_family_of_plain_versioned_and_namespaced_ids():

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from baselines_meta.results import bootstrap_ci, common_curve, final_score, load_runs, prob_better, Run
+from baselines_meta.analysis.results import Run, bootstrap_ci, common_curve, final_score, load_runs, prob_better
 
 
 def write_run(root, env, alg, seed, steps, returns, budget, episodes=None, done=None):
@@ -36,7 +36,7 @@ def test_scores_by_hand():
     x = np.array([[1.0, 10.0], [3.0, 10.0]])
     lo, hi = bootstrap_ci(x, np.random.default_rng(0))
     assert 1.0 <= lo[0] <= 2.0 <= hi[0] <= 3.0 and lo[1] == hi[1] == 10.0
-    from baselines_meta.results import first_reach, verdict
+    from baselines_meta.analysis.results import first_reach, verdict
 
     rng = np.random.default_rng(0)
     assert verdict([10, 11, 12], [1, 2, 3], rng) == "better" and verdict([1, 2, 3], [10, 11, 12], rng) == "worse"
@@ -49,7 +49,7 @@ def test_scores_by_hand():
 def test_load_and_table(tmp_path):
     import re
 
-    from baselines_meta.table import build_table
+    from baselines_meta.analysis.table import build_table
 
     root = str(tmp_path)
     steps = [100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]
@@ -93,7 +93,7 @@ def test_load_and_table(tmp_path):
 def test_controls_by_hand(tmp_path, capsys):
     """(e): the main grid's arms on the controls' seeds only, each control arm's scores, and the contrasts on the
     seeds where both arms finished."""
-    from baselines_meta.table import build_controls, main
+    from baselines_meta.analysis.table import build_controls, main
 
     runs, ctrl = str(tmp_path / "runs"), str(tmp_path / "controls")
     steps = [100 * i for i in range(1, 11)]
@@ -148,7 +148,7 @@ def test_aggregate_by_hand(tmp_path, monkeypatch):
     import re
     import sys
 
-    from baselines_meta.aggregate import aggregate_markdown, normalised_scores
+    from baselines_meta.analysis.aggregate import aggregate_markdown, normalised_scores
 
     root = str(tmp_path)
     for env in ("Pendulum-v1", "Hopper-v4"):
@@ -166,14 +166,14 @@ def test_aggregate_by_hand(tmp_path, monkeypatch):
     assert "| meta | 1.000 [1.000, 1.000] | 0.000 [0.000, 0.000] |" in md
     assert "| ddpg | 0.500 [0.500, 0.500] | 0.500 [0.500, 0.500] |" in md
     assert "P(meta > ddpg): 1.000 [1.000, 1.000]" in md
-    from baselines_meta.aggregate import random_return
-    from baselines_meta.table import build_table
+    from baselines_meta.analysis.aggregate import random_return
+    from baselines_meta.analysis.table import build_table
 
     assert -16.3 * 200 <= random_return("Pendulum-v1", 2) < 0  # Pendulum's reward lies in [-16.27, 0] for 200 steps
     assert "## (d) Aggregate over tasks (rliable)" in build_table(root)  # with the random policies measured
     bad = aggregate_markdown(runs, randoms={"Pendulum-v1": 2000.0, "Hopper-v4": 0.0})  # best 1000 below random
     assert "cannot normalise: Pendulum-v1: the best seed-mean return 1000 is not above the random policy's 2000" in bad
-    from baselines_meta.plot import main
+    from baselines_meta.analysis.plot import main
 
     out = str(tmp_path / "plots")
     assert main([root, "--out", out, "--profile"]) == 0
@@ -207,7 +207,7 @@ def test_aggregate_by_hand(tmp_path, monkeypatch):
 
 
 def test_smoothing_by_hand():
-    from baselines_meta.plot import smooth
+    from baselines_meta.analysis.plot import smooth
 
     x = np.array([[1.0, 2.0, 6.0, 10.0]])
     np.testing.assert_allclose(smooth(x, 2), [[1.0, 1.5, 4.0, 8.0]])  # (1), (1+2)/2, (2+6)/2, (6+10)/2
@@ -216,7 +216,7 @@ def test_smoothing_by_hand():
 
 
 def test_plot_files(tmp_path):
-    from baselines_meta.plot import main
+    from baselines_meta.analysis.plot import main
 
     root = str(tmp_path / "runs")
     for seed in range(2):
@@ -238,7 +238,7 @@ def test_plot_files(tmp_path):
 def test_figure4_panels_and_files(tmp_path):
     """The six panels are the runs' recorded streams (meta: teacher, student; ddpg: explore; first and last 50
     episodes), drawn to PNG and SVG; a missing states.npz is a one-line error."""
-    from baselines_meta.plot import figure4_panels, main
+    from baselines_meta.analysis.plot import figure4_panels, main
 
     root = str(tmp_path / "runs")
     rng = np.random.default_rng(0)
@@ -265,7 +265,7 @@ def test_figure4_panels_and_files(tmp_path):
 
 
 def test_compare_plan_skips_done_and_resumes_partial(tmp_path, capsys):
-    from baselines_meta.compare import Job, command, main, run_dir
+    from baselines_meta.experiments.compare import Job, command, main, run_dir
 
     out = str(tmp_path)
     done, partial = run_dir(out, "Pendulum-v1", "meta", 0), run_dir(out, "Pendulum-v1", "ddpg", 0)
@@ -290,7 +290,7 @@ def test_compare_plan_skips_done_and_resumes_partial(tmp_path, capsys):
 def test_literal_section_by_hand(tmp_path):
     """(f): the literal arm against ours and ddpg on the seeds all three finished, with the share of zero meta
     rewards and the last epoch's log-std read from progress.csv."""
-    from baselines_meta.table import build_literal
+    from baselines_meta.analysis.table import build_literal
 
     main, ctrl = str(tmp_path / "runs"), str(tmp_path / "controls")
     steps = list(range(100, 1100, 100))

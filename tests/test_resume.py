@@ -8,7 +8,6 @@ import subprocess
 import gymnasium as gym
 import numpy as np
 import pytest
-
 from conftest import PY, ROOT
 from runs import assert_same_run, final_state, restored_replay, start
 from test_cli import MPIEXEC, cli, rows
@@ -130,8 +129,9 @@ def test_exception_on_one_rank_aborts_the_job(tmp_path):
 
 
 def test_save_load_play_roundtrip(tmp_path):
-    from baselines_meta.policy_io import SavedPolicy
-    from baselines_meta.run import build_parser, config_from_args, train
+    from baselines_meta.api import train
+    from baselines_meta.flags import build_parser, config_from_args
+    from baselines_meta.runtime.policy_io import SavedPolicy
 
     p = str(tmp_path / "policy.npz")
     a = build_parser().parse_args(["--alg", "meta", "--num_timesteps", "700", "--nb_train_steps", "5", "--eval_episodes", "1",
@@ -189,8 +189,8 @@ def test_replay_segments_restore_across_wraparound_and_prune(tmp_path):
     """Incremental replay checkpoints: only new rows are written, the ring wraps (also by more than its capacity
     between two saves), old segments are pruned but the previous checkpoint stays restorable, and a segment of a
     checkpoint that never landed is discarded on restore."""
-    from baselines_meta.checkpoint import Checkpointer, ReplayLog
-    from baselines_meta.replay import ReplayBuffer
+    from baselines_meta.common.replay import ReplayBuffer
+    from baselines_meta.storage.checkpoint import Checkpointer, ReplayLog
 
     rng = np.random.default_rng(0)
     live = ReplayBuffer(50, 3, 2)
@@ -232,8 +232,8 @@ def test_replay_segments_restore_across_wraparound_and_prune(tmp_path):
 
 
 def test_replay_segments_missing_rows_is_a_clear_error(tmp_path):
-    from baselines_meta.checkpoint import CheckpointError, ReplayLog
-    from baselines_meta.replay import ReplayBuffer
+    from baselines_meta.common.replay import ReplayBuffer
+    from baselines_meta.storage.checkpoint import CheckpointError, ReplayLog
 
     live = ReplayBuffer(100, 3, 1)
     log = ReplayLog(str(tmp_path / "r"), live)

@@ -5,13 +5,13 @@ import math
 import numpy as np
 import pytest
 
+from baselines_meta.common.replay import ReplayBuffer
 from baselines_meta.config import DDPGConfig, TeacherConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.meta.learn import StudentSnapshot, cycle_sizes
 from baselines_meta.meta.reward import MetaRewardShaper, policy_return
 from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
-from baselines_meta.envs import Rollout
-from baselines_meta.replay import ReplayBuffer
+from baselines_meta.runtime.envs import Rollout
 
 O, A = 4, 2
 
@@ -178,15 +178,16 @@ def test_clipped_teacher_update_is_reinforce_at_first_and_stops_past_the_clip():
     for a, b in zip(clipped.net.own_variables(), plain.net.own_variables(), strict=True):
         b.assign(a)
     logp = clipped.log_prob(obs, act)
-    _, g_clip = clipped.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(0.7))
-    _, g_plain = plain.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(0.7))
+    _, g_clip = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(0.7))
+    _, g_plain = plain.grads.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(0.7))
     np.testing.assert_allclose(g_clip.numpy(), g_plain.numpy(), rtol=1e-5, atol=1e-7)
     assert np.abs(g_plain.numpy()).max() > 0
     # rho = e^1 > 1.2 everywhere: R > 0 is clipped (no gradient); R < 0 is not (min takes rho * R)
-    _, g = clipped.compute_grads(obs, act, np.zeros_like(act), logp - 1.0, np.float32(0.7))
+    _, g = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp - 1.0, np.float32(0.7))
     assert np.abs(g.numpy()).max() == 0.0
-    _, g = clipped.compute_grads(obs, act, np.zeros_like(act), logp - 1.0, np.float32(-0.7))
-    np.testing.assert_allclose(g.numpy(), np.e * clipped.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(-0.7))[1].numpy(), rtol=1e-3, atol=1e-5)
+    _, g = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp - 1.0, np.float32(-0.7))
+    plain_at_1 = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(-0.7))[1].numpy()
+    np.testing.assert_allclose(g.numpy(), np.e * plain_at_1, rtol=1e-3, atol=1e-5)
     # rho = e^-1 < 0.8: R < 0 is clipped, R > 0 is not
-    _, g = clipped.compute_grads(obs, act, np.zeros_like(act), logp + 1.0, np.float32(-0.7))
+    _, g = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp + 1.0, np.float32(-0.7))
     assert np.abs(g.numpy()).max() == 0.0

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import tf_keras
 
+from baselines_meta.common.replay import ReplayBuffer
 from baselines_meta.config import DDPGConfig, TeacherConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.student import StudentTrainer
 from baselines_meta.meta import teacher as teacher_mod
 from baselines_meta.meta.learn import StudentSnapshot
 from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
-from baselines_meta.replay import ReplayBuffer
 
 O, A = 4, 2
 
@@ -59,11 +59,11 @@ def test_constant_meta_reward_leaves_the_log_std_unbiased_after_a_look_ahead(kin
     shift = np.abs(L.actor(obs).numpy() - mu_before).max()
     assert shift > 0.5 * math.exp(T.cfg.init_log_std), shift  # the actor's mean moved by over half the teacher's std
     one = np.float32(1.0)
-    fixed = np.array([_log_std_bias_grad(T, T.compute_grads(obs, raw, s.means, s.logp, one)[1].numpy())
+    fixed = np.array([_log_std_bias_grad(T, T.grads.compute_grads(obs, raw, s.means, s.logp, one)[1].numpy())
                       for raw, s in zip(draws, sampled, strict=True)])
     assert abs(_z(fixed)) < 3.0, (kind, lookahead, fixed.mean(), _z(fixed))
     old = [T.current(obs, raw) for raw in draws[:200]]  # scored under the teacher as it is after the look-ahead
-    before_fix = np.array([_log_std_bias_grad(T, T.compute_grads(obs, raw, s.means, s.logp, one)[1].numpy())
+    before_fix = np.array([_log_std_bias_grad(T, T.grads.compute_grads(obs, raw, s.means, s.logp, one)[1].numpy())
                            for raw, s in zip(draws[:200], old, strict=True)])
     if kind == "variance":
         assert _z(before_fix) > 10.0, _z(before_fix)
@@ -81,7 +81,8 @@ def test_the_update_scores_d0_with_the_samplers_log_probability(tmp_path, monkey
     log-density from the sampler's own mean and log-std at that step; the log-probability the update uses for it
     (under the means D0 carries) equals it to float tolerance, although the look-ahead moved the actor in between
     (meta-variance: the density under pi''s mean differs by more than 0.01 nats)."""
-    from baselines_meta.run import build_parser, config_from_args, train
+    from baselines_meta.api import train
+    from baselines_meta.flags import build_parser, config_from_args
 
     drawn = []  # (mean, log_std, raw) per sample, in order
     real_sample = TeacherPolicy.sample

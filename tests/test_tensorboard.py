@@ -8,7 +8,6 @@ import signal
 
 import numpy as np
 import pytest
-
 from test_cli import cli, rows
 from test_resume import fault, final_state, start
 

@@ -2,51 +2,46 @@
 actor, then `nb_train_steps` gradient steps on minibatches of the replay buffer."""
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Callable
 
 import numpy as np
 
-from baselines_meta import loop as shared
-from baselines_meta import exchange, mpi
+from baselines_meta.common import exchange, mpi
+from baselines_meta.common.replay import ReplayBuffer
+from baselines_meta.config import RunConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q, store
-from baselines_meta.replay import ReplayBuffer
-from baselines_meta.evaluation import Evaluator
-from baselines_meta.training import RunContext
-
-
-class RunOutcome(NamedTuple):
-    steps: int  # env steps of this worker
-    last_eval: Optional[list]  # returns of the final evaluation
-    learner: DDPGLearner
-    buffer: ReplayBuffer
-    teacher: Optional[object] = None  # meta.teacher.TeacherLearner for the meta algorithms
+from baselines_meta.runtime import loop as shared
+from baselines_meta.runtime.context import RunContext
+from baselines_meta.runtime.envs import EnvFactory
+from baselines_meta.runtime.loop import RunOutcome
+from baselines_meta.runtime.seeds import Seeds
 
 
 class DDPG:
     """baselines' cycle: explore with the (perturbed) actor plus action noise, store, normalise, train."""
 
-    def __init__(self, ctx: RunContext):
-        cfg, dc = ctx.cfg, ctx.cfg.ddpg
-        self.ctx, self.sch, self.dc = ctx, cfg.schedule, dc
-        self.runner = ctx.make_runner("train", record="explore")
+    def __init__(self, cfg: RunConfig, seeds: Seeds, envs: EnvFactory, logger, track_replay: Callable[[ReplayBuffer], None]):
+        """envs: the run's env factory; track_replay: checkpoints the replay buffer with the run (restoring it on
+        resume)."""
+        dc = cfg.ddpg
+        self.sch, self.dc = cfg.schedule, dc
+        self.runner = envs.runner("train", record="explore")
         O, A = self.runner.obs_dim, self.runner.act_dim
-        self.learner = DDPGLearner(O, A, dc, seed=ctx.env_seed("noise"))
+        self.learner = DDPGLearner(O, A, dc, seed=seeds.env_seed("noise"))
         mpi.sync_from_root(self.learner.sync_variables())
-        self.policy = DDPGPolicy(self.learner, ctx.noise_rng)
+        self.policy = DDPGPolicy(self.learner, seeds.noise)
         self.buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
         choice = exchange.choose_for(cfg, self.learner)
         if mpi.size() > 1:
-            ctx.logger.info(exchange.describe(choice))
-        self.trainer = StudentTrainer(self.learner, ctx.replay_rng, exchange=choice.path)
-        self.evaluator = Evaluator(ctx)
-        ctx.track_replay(self.buffer)
-        self.ref_stats = ReferenceStats(self.learner, self.policy, ctx.replay_rng)
+            logger.info(exchange.describe(choice))
+        self.trainer = StudentTrainer(self.learner, seeds.replay, exchange=choice.path)
+        track_replay(self.buffer)
+        self.ref_stats = ReferenceStats(self.learner, self.policy, seeds.replay)
 
     def parts(self) -> dict:
-        return {"learner": self.learner, "policy": self.policy, "runner": self.runner, "evaluator": self.evaluator,
-                "ref_stats": self.ref_stats}
+        return {"learner": self.learner, "policy": self.policy, "runner": self.runner, "ref_stats": self.ref_stats}
 
     def start(self, loop: shared.LoopState, resumed: bool) -> None:
         if not resumed:  # (a restored policy holds its perturbation and has refreshed its snapshot)
@@ -77,6 +72,7 @@ class DDPG:
 
 
 def learn(ctx: RunContext) -> RunOutcome:
-    algo = DDPG(ctx)
+    """Train ddpg for ctx's budget (every MPI rank calls it)."""
+    algo = DDPG(ctx.cfg, ctx.seeds, ctx.envs, ctx.logger, ctx.track_replay)
     loop = shared.run(ctx, algo)
     return RunOutcome(loop.steps, loop.last_eval, algo.learner, algo.buffer)

@@ -2,10 +2,9 @@
 
 Compiled entry points (each traced once, fixed input_signature):
   train(batches)         K fused gradient steps, single worker: batch -> losses -> grads -> apply -> target update
-  train_union(batches)   K fused gradient steps on the union of N ranks' batches [K, N, B, ...] (MPI batch exchange)
-  compute_grads(batch)   MPI gradient-exchange path, first half: losses and flat gradients (averaged over ranks in numpy)
-  apply_grads(ga, gc)    its second half: Adam updates and the soft target update
-  apply_then_grads       its pipelined form: one step's update and the next step's gradients in one call
+  union.train_union      K fused gradient steps on the union of N ranks' batches [K, N, B, ...] (MPI batch exchange)
+  grads.*                the per-step gradient-exchange path (GradSteps below): compute_grads, apply_grads,
+                         apply_then_grads, and the eager train_step(s)_mpi around them
   actor_q(obs)           Q(s, mu(s)) of the clean actor on a batch (rollout/Q_mean, eval/Q)
   q_values, actions_of, target_q   batch evaluations for statistics, PopArt and tests
 Acting in the env loop goes through ddpg.policy.DDPGPolicy, a numpy snapshot of these networks (the Keras networks
@@ -20,39 +19,22 @@ from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
-import tf_keras
 
-from baselines_meta import mpi
+from baselines_meta.common import mpi
+from baselines_meta.common.flat import flatten, unflatten
+from baselines_meta.common.flat import size as flat_size
+from baselines_meta.common.networks import Actor, Critic
+from baselines_meta.common.normalizer import RunningMeanStd, normalize
+from baselines_meta.common.replay import Batch
+from baselines_meta.common.tf_util import assign_all, copy_variables, make_adam
 from baselines_meta.config import DDPGConfig
-from baselines_meta.networks import Actor, Critic
-from baselines_meta.noise import parse_noise_type
-from baselines_meta.normalizer import RunningMeanStd, normalize
-from baselines_meta.param_noise import ParamNoise
-from baselines_meta.replay import Batch
+from baselines_meta.ddpg.noise import parse_noise_type
+from baselines_meta.ddpg.param_noise import ParamNoise
 
 
 class Losses(NamedTuple):
     critic: tf.Tensor  # scalar, mean over the fused steps
     actor: tf.Tensor  # scalar
-
-
-def copy_variables(src: list[tf.Variable], dst: list[tf.Variable]) -> None:
-    for s, d in zip(src, dst, strict=True):
-        d.assign(s)
-
-
-def assign_all(variables: list[tf.Variable], values: list[np.ndarray]) -> None:
-    """Restore saved values, refusing any count or shape mismatch (a checkpoint of another configuration)."""
-    if len(variables) != len(values):
-        raise ValueError(f"checkpoint holds {len(values)} arrays where this configuration has {len(variables)} variables")
-    for v, x in zip(variables, values, strict=True):
-        if tuple(v.shape) != tuple(np.shape(x)):
-            raise ValueError(f"checkpoint shape {np.shape(x)} does not match variable {v.name} {tuple(v.shape)}")
-        v.assign(x)
-
-
-def make_adam(lr: float) -> tf_keras.optimizers.Adam:
-    return tf_keras.optimizers.Adam(learning_rate=lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
 
 
 class DDPGLearner(tf.Module):
@@ -72,8 +54,6 @@ class DDPGLearner(tf.Module):
 
         self.obs_rms = RunningMeanStd((obs_dim,), name="obs_rms") if cfg.normalize_observations else None
         self.ret_rms = RunningMeanStd((1,), name="ret_rms") if cfg.normalize_returns else None
-        if cfg.popart and not cfg.normalize_returns:
-            raise ValueError("popart requires normalize_returns")
 
         self.actor_opt = make_adam(cfg.actor_lr)
         self.critic_opt = make_adam(cfg.critic_lr)
@@ -93,18 +73,13 @@ class DDPGLearner(tf.Module):
         many = [tf.TensorSpec([None] + list(s.shape)) for s in one]
         # XLA: 2.5x faster than plain graph execution on CPU for 64-64 nets
         self.train = tf.function(self._train_many, autograph=False, input_signature=[Batch(*many)], jit_compile=True)
-        union = [tf.TensorSpec([None, None] + list(s.shape)) for s in one]
-        self.train_union = tf.function(self._train_union, autograph=False, input_signature=[Batch(*union)], jit_compile=True)
-        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=[Batch(*one)])
-        n_a = sum(int(np.prod(s)) for s in self._a_shapes)
-        n_c = sum(int(np.prod(s)) for s in self._c_shapes)
-        self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c])])
-        self.apply_then_grads = tf.function(self._apply_then_grads, autograph=False, input_signature=[tf.TensorSpec([n_a]), tf.TensorSpec([n_c]), Batch(*one)])
-        self.n_actor_params, self.n_critic_params = n_a, n_c
+        self.batch_spec = Batch(*one)
         self.q_values = tf.function(self._q_values, autograph=False, input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
         self.target_q = tf.function(self._target_q, autograph=False, input_signature=[Batch(*one)])
         self.actions_of = tf.function(self._actions_of, autograph=False, input_signature=[tf.TensorSpec([None, O])])
         self.actor_q = tf.function(self._actor_q, autograph=False, input_signature=[tf.TensorSpec([None, O])])
+        self.union = UnionSteps(self)  # the MPI batch-exchange path (--mpi_exchange batches)
+        self.grads = GradSteps(self)  # the per-step gradient-exchange path (--mpi_exchange grads, PopArt)
 
     # ------------------------------------------------------------------ helpers (graph code)
     def norm_obs(self, obs):
@@ -171,58 +146,6 @@ class DDPGLearner(tf.Module):
         kf = tf.cast(k, tf.float32)
         return Losses(cl / kf, al / kf)
 
-    def _train_union(self, batches: Batch) -> Losses:
-        """K gradient steps, each on the union of N ranks' batches [K, N, B, ...] (all ranks run this same call).
-
-        Baselines averages the N ranks' gradients of their mean losses over equal-size batches: that is the gradient of
-        the mean loss over the union of the batches (the L2 term is the same on every rank, added once), so one pass
-        over the N*B rows gives it. With clip_norm baselines clips each rank's gradient before averaging, which the
-        union's gradient cannot express: then each rank's slice gets its own gradient, clipped, and the N are
-        averaged (sum, then divide by N, as the Allreduce path). Returns the mean losses (= the mean over ranks)."""
-        if self.cfg.clip_norm is None:
-            return self._train_many(Batch(*[tf.reshape(x, [tf.shape(x)[0], -1, x.shape[-1]]) for x in batches]))
-        k, n = tf.shape(batches.obs0)[0], tf.shape(batches.obs0)[1]
-        nf = tf.cast(n, tf.float32)
-
-        def step(i, al, cl):
-            def rank(r, ga_sum, gc_sum, al, cl):
-                losses, ga, gc = self._losses_and_grads(Batch(*[x[i, r] for x in batches]))
-                return (r + 1, [s + g for s, g in zip(ga_sum, ga, strict=True)],
-                        [s + g for s, g in zip(gc_sum, gc, strict=True)], al + losses.actor / nf, cl + losses.critic / nf)
-
-            zeros = ([tf.zeros_like(v) for v in self.actor.trainable_variables],
-                     [tf.zeros_like(v) for v in self.critic.trainable_variables])
-            _, ga_sum, gc_sum, al, cl = tf.while_loop(lambda r, *_: r < n, rank, (tf.constant(0), *zeros, al, cl))
-            self._apply([g / nf for g in ga_sum], [g / nf for g in gc_sum])
-            return i + 1, al, cl
-
-        _, al, cl = tf.while_loop(lambda i, al, cl: i < k, step, (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
-        kf = tf.cast(k, tf.float32)
-        return Losses(cl / kf, al / kf)
-
-    def _compute_grads(self, batch: Batch):
-        losses, ga, gc = self._losses_and_grads(batch)
-        flat = lambda gs: tf.concat([tf.reshape(g, [-1]) for g in gs], 0)  # noqa: E731
-        return losses, flat(ga), flat(gc)
-
-    def _unflat(self, vec, shapes):
-        out, i = [], 0
-        for s in shapes:
-            n = int(np.prod(s))
-            out.append(tf.reshape(vec[i : i + n], s))
-            i += n
-        return out
-
-    def _apply_grads(self, ga_flat, gc_flat):
-        self._apply(self._unflat(ga_flat, self._a_shapes), self._unflat(gc_flat, self._c_shapes))
-        return self.train_steps
-
-    def _apply_then_grads(self, ga_flat, gc_flat, batch: Batch):
-        """Apply step k's averaged gradients, then take step k+1's gradients: one call per step under MPI
-        (a TF call costs ~0.4 ms here, more than a whole gradient step), the same arithmetic as two calls."""
-        self._apply_grads(ga_flat, gc_flat)
-        return self._compute_grads(batch)
-
     def _actions_of(self, obs):  # [B, O] -> [B, A], deterministic
         return self.actor(self.norm_obs(obs))
 
@@ -233,44 +156,6 @@ class DDPGLearner(tf.Module):
         return self._q_values(obs, self._actions_of(obs))
 
     # ------------------------------------------------------------------ eager wrappers (numpy in, numpy out)
-    def update_return_stats(self, batch: Batch) -> None:
-        """PopArt (baselines): update the return statistics on the batch's targets, then rescale the critics' output
-        layers so their denormalised outputs are preserved. Baselines updates the statistics only in its PopArt
-        branch, so --normalize_returns without --popart normalises by the initial statistics (mean 0, std 1)
-        forever: a no-op that we reproduce."""
-        if self.ret_rms is None or not self.cfg.popart:
-            return
-        old_mean, old_std = self.ret_rms.mean.numpy(), self.ret_rms.std.numpy()
-        self.ret_rms.update(self.target_q(batch).numpy().reshape(-1, 1))
-        if self.cfg.popart:
-            new_mean, new_std = self.ret_rms.mean.numpy(), self.ret_rms.std.numpy()
-            for c in (self.critic, self.target_critic):
-                c.out.kernel.assign(c.out.kernel * old_std / new_std)
-                c.out.bias.assign((c.out.bias * old_std + old_mean - new_mean) / new_std)
-
-    def train_step_mpi(self, batch: Batch) -> Losses:
-        """One step with gradients averaged over ranks (also correct for a single rank)."""
-        losses, ga, gc = self.compute_grads(batch)
-        ga, gc = self.average_grads(ga, gc)
-        self.apply_grads(ga, gc)
-        return losses
-
-    def train_steps_mpi(self, batches: list[Batch]) -> list[Losses]:
-        """len(batches) steps with gradients averaged over ranks, in len(batches) + 1 compiled calls."""
-        out = []
-        losses, ga, gc = self.compute_grads(batches[0])
-        out.append(losses)
-        for b in batches[1:]:
-            losses, ga, gc = self.apply_then_grads(*self.average_grads(ga, gc), b)
-            out.append(losses)
-        self.apply_grads(*self.average_grads(ga, gc))
-        return out
-
-    def average_grads(self, ga: tf.Tensor, gc: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """One Allreduce of actor and critic gradients together."""
-        g = mpi.allreduce_mean(np.concatenate([ga.numpy(), gc.numpy()]))
-        return g[: self.n_actor_params], g[self.n_actor_params :]
-
     def state_variables(self) -> list[tf.Variable]:
         """Every TF variable a resumed run needs (networks, targets, parameter noise, Adam slots, counters)."""
         out = list(self.actor.variables) + list(self.critic.variables)
@@ -299,3 +184,112 @@ class DDPGLearner(tf.Module):
         if self.param_noise is not None:
             out.append(self.param_noise.stddev)
         return out
+
+
+class UnionSteps:
+    """A DDPGLearner's MPI batch-exchange path (`--mpi_exchange batches`): the fused steps on the union of every
+    rank's minibatches, gathered once per group of steps. It owns no variables: it steps the learner's."""
+
+    def __init__(self, learner: DDPGLearner):
+        self.learner = learner
+        union = [tf.TensorSpec([None, None] + list(x.shape)) for x in learner.batch_spec]
+        self.train_union = tf.function(self._train_union, autograph=False, input_signature=[Batch(*union)], jit_compile=True)
+
+    def _train_union(self, batches: Batch) -> Losses:
+        """K gradient steps, each on the union of N ranks' batches [K, N, B, ...] (all ranks run this same call).
+
+        Baselines averages the N ranks' gradients of their mean losses over equal-size batches: that is the gradient of
+        the mean loss over the union of the batches (the L2 term is the same on every rank, added once), so one pass
+        over the N*B rows gives it. With clip_norm baselines clips each rank's gradient before averaging, which the
+        union's gradient cannot express: then each rank's slice gets its own gradient, clipped, and the N are
+        averaged (sum, then divide by N, as the Allreduce path). Returns the mean losses (= the mean over ranks)."""
+        L = self.learner
+        if L.cfg.clip_norm is None:
+            return L._train_many(Batch(*[tf.reshape(x, [tf.shape(x)[0], -1, x.shape[-1]]) for x in batches]))
+        k, n = tf.shape(batches.obs0)[0], tf.shape(batches.obs0)[1]
+        nf = tf.cast(n, tf.float32)
+
+        def step(i, al, cl):
+            def rank(r, ga_sum, gc_sum, al, cl):
+                losses, ga, gc = L._losses_and_grads(Batch(*[x[i, r] for x in batches]))
+                return (r + 1, [s + g for s, g in zip(ga_sum, ga, strict=True)],
+                        [s + g for s, g in zip(gc_sum, gc, strict=True)], al + losses.actor / nf, cl + losses.critic / nf)
+
+            zeros = ([tf.zeros_like(v) for v in L.actor.trainable_variables],
+                     [tf.zeros_like(v) for v in L.critic.trainable_variables])
+            _, ga_sum, gc_sum, al, cl = tf.while_loop(lambda r, *_: r < n, rank, (tf.constant(0), *zeros, al, cl))
+            L._apply([g / nf for g in ga_sum], [g / nf for g in gc_sum])
+            return i + 1, al, cl
+
+        _, al, cl = tf.while_loop(lambda i, al, cl: i < k, step, (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
+        kf = tf.cast(k, tf.float32)
+        return Losses(cl / kf, al / kf)
+
+
+def update_return_stats(learner: "DDPGLearner", batch: Batch) -> None:
+    """PopArt (baselines): update the return statistics on the batch's targets, then rescale the critics' output
+    layers so their denormalised outputs are preserved. Baselines updates the statistics only in its PopArt
+    branch, so --normalize_returns without --popart normalises by the initial statistics (mean 0, std 1)
+    forever: a no-op that we reproduce."""
+    if learner.ret_rms is None or not learner.cfg.popart:
+        return
+    old_mean, old_std = learner.ret_rms.mean.numpy(), learner.ret_rms.std.numpy()
+    learner.ret_rms.update(learner.target_q(batch).numpy().reshape(-1, 1))
+    if learner.cfg.popart:
+        new_mean, new_std = learner.ret_rms.mean.numpy(), learner.ret_rms.std.numpy()
+        for c in (learner.critic, learner.target_critic):
+            c.out.kernel.assign(c.out.kernel * old_std / new_std)
+            c.out.bias.assign((c.out.bias * old_std + old_mean - new_mean) / new_std)
+
+
+class GradSteps:
+    """A DDPGLearner's per-step gradient-exchange path (`--mpi_exchange grads`, and PopArt, which rescales the
+    critics between steps): compiled losses and flat gradients, then their Adam application, averaged over MPI
+    ranks in numpy between the two (baselines' MpiAdam). It owns no variables: it steps the learner's."""
+
+    def __init__(self, learner: DDPGLearner):
+        self.learner = learner
+        one = learner.batch_spec
+        n_a, n_c = flat_size(learner._a_shapes), flat_size(learner._c_shapes)
+        self.n_actor_params, self.n_critic_params = n_a, n_c
+        flat = [tf.TensorSpec([n_a]), tf.TensorSpec([n_c])]
+        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=[one])
+        self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=flat)
+        self.apply_then_grads = tf.function(self._apply_then_grads, autograph=False, input_signature=flat + [one])
+
+    def _compute_grads(self, batch: Batch):
+        losses, ga, gc = self.learner._losses_and_grads(batch)
+        return losses, flatten(ga), flatten(gc)
+
+    def _apply_grads(self, ga_flat, gc_flat):
+        self.learner._apply(unflatten(ga_flat, self.learner._a_shapes), unflatten(gc_flat, self.learner._c_shapes))
+        return self.learner.train_steps
+
+    def _apply_then_grads(self, ga_flat, gc_flat, batch: Batch):
+        """Apply step k's averaged gradients, then take step k+1's gradients: one call per step under MPI
+        (a TF call costs ~0.4 ms here, more than a whole gradient step), the same arithmetic as two calls."""
+        self._apply_grads(ga_flat, gc_flat)
+        return self._compute_grads(batch)
+
+    def train_step_mpi(self, batch: Batch) -> Losses:
+        """One step with gradients averaged over ranks (also correct for a single rank)."""
+        losses, ga, gc = self.compute_grads(batch)
+        ga, gc = self.average_grads(ga, gc)
+        self.apply_grads(ga, gc)
+        return losses
+
+    def train_steps_mpi(self, batches: list[Batch]) -> list[Losses]:
+        """len(batches) steps with gradients averaged over ranks, in len(batches) + 1 compiled calls."""
+        out = []
+        losses, ga, gc = self.compute_grads(batches[0])
+        out.append(losses)
+        for b in batches[1:]:
+            losses, ga, gc = self.apply_then_grads(*self.average_grads(ga, gc), b)
+            out.append(losses)
+        self.apply_grads(*self.average_grads(ga, gc))
+        return out
+
+    def average_grads(self, ga: tf.Tensor, gc: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """One Allreduce of actor and critic gradients together."""
+        g = mpi.allreduce_mean(np.concatenate([ga.numpy(), gc.numpy()]))
+        return g[: self.n_actor_params], g[self.n_actor_params :]

@@ -10,10 +10,10 @@ from typing import Optional
 
 import numpy as np
 
-from baselines_meta import param_noise
+from baselines_meta.common.fastpolicy import NumpyActor, NumpyNormalizer
+from baselines_meta.ddpg import param_noise
 from baselines_meta.ddpg.learner import DDPGLearner
-from baselines_meta.fastpolicy import NumpyActor, NumpyNormalizer
-from baselines_meta.noise import ActionNoise
+from baselines_meta.ddpg.noise import ActionNoise
 
 
 class DDPGPolicy:

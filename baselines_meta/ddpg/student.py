@@ -6,13 +6,13 @@ from typing import Optional
 
 import numpy as np
 
-from baselines_meta import mpi
-from baselines_meta.ddpg.learner import DDPGLearner
+from baselines_meta.common import mpi
+from baselines_meta.common.exchange import gather_batches
+from baselines_meta.common.replay import Batch, ReplayBuffer
+from baselines_meta.ddpg.learner import DDPGLearner, update_return_stats
 from baselines_meta.ddpg.policy import DDPGPolicy
-from baselines_meta.envs import Rollout
-from baselines_meta.exchange import gather_batches
-from baselines_meta.loop import TrainResult
-from baselines_meta.replay import Batch, ReplayBuffer
+from baselines_meta.runtime.envs import Rollout
+from baselines_meta.runtime.loop import TrainResult
 
 
 class StudentTrainer:
@@ -21,7 +21,7 @@ class StudentTrainer:
     One training path per mode. A single worker runs each chunk of steps as one fused XLA call. Several workers with
     exchange 'batches' gather every rank's minibatches of the chunk (one Allgather) and all run the same fused call on
     their union; with 'grads' they take the pipelined path, one compiled call and one Allreduce of the gradients per
-    step (baselines_meta.exchange picks between the two). PopArt takes one step at a time for one reason: it updates
+    step (baselines_meta.common.exchange picks between the two). PopArt takes one step at a time for one reason: it updates
     the return statistics and rescales the critics between steps, in eager code. Each rank samples from its own
     buffer with its own RNG in every case, so the paths draw the same minibatches.
     """
@@ -44,18 +44,18 @@ class StudentTrainer:
                 dist = L.param_noise.adapt(buffer.sample(self.rng, bs).obs0)
             if self.fused or self.exchange:
                 many = buffer.sample(self.rng, bs, k)
-                losses = L.train(many) if self.fused else L.train_union(gather_batches(many))
+                losses = L.train(many) if self.fused else L.union.train_union(gather_batches(many))
                 out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
             elif L.cfg.popart:  # statistics change between steps: sample, update stats, step
                 for _ in range(k):
                     batch = buffer.sample(self.rng, bs)
-                    L.update_return_stats(batch)
-                    losses = L.train_step_mpi(batch)
+                    update_return_stats(L, batch)
+                    losses = L.grads.train_step_mpi(batch)
                     out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
                     dist = None
             else:
                 many = buffer.sample(self.rng, bs, k)
-                for losses in L.train_steps_mpi([Batch(*[x[i] for x in many]) for i in range(k)]):
+                for losses in L.grads.train_steps_mpi([Batch(*[x[i] for x in many]) for i in range(k)]):
                     out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
                     dist = None
         return out

@@ -20,24 +20,23 @@ the teacher takes plain REINFORCE steps, and only the first D_pi joins B (line 3
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from baselines_meta import loop as shared
-from baselines_meta import exchange, mpi
-from baselines_meta.ddpg.learn import RunOutcome
+from baselines_meta.common import exchange, mpi
+from baselines_meta.common.replay import ReplayBuffer
+from baselines_meta.config import RunConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q, store
-from baselines_meta.envs import EnvRunner, Rollout
-from baselines_meta.loop import CycleResult, LoopState
 from baselines_meta.meta import reward as meta_reward
 from baselines_meta.meta.teacher import TeacherDiagnostics, TeacherLearner, TeacherPolicy
-from baselines_meta.replay import ReplayBuffer
-from baselines_meta.evaluation import Evaluator
-from baselines_meta.training import RunContext
+from baselines_meta.runtime import loop as shared
+from baselines_meta.runtime.context import RunContext
+from baselines_meta.runtime.envs import EnvFactory, EnvRunner, Rollout
+from baselines_meta.runtime.loop import CycleResult, LoopState, RunOutcome
+from baselines_meta.runtime.seeds import Seeds
 
 
 class StudentSnapshot:
@@ -87,39 +86,38 @@ class MetaParts(NamedTuple):
     buffer: ReplayBuffer  # B
     d0: ReplayBuffer  # this cycle's D0 only
     trainer: StudentTrainer
-    evaluator: Evaluator
     ref_stats: ReferenceStats
     shaper: meta_reward.MetaRewardShaper
     diag: TeacherDiagnostics
 
     def checkpointed(self) -> dict:
         return {"learner": self.learner, "teacher": self.teacher, "runner0": self.runner0, "runner_pi": self.runner_pi,
-                "runner1": self.runner1, "evaluator": self.evaluator, "ref_stats": self.ref_stats, "shaper": self.shaper,
-                "diag": self.diag}
+                "runner1": self.runner1, "ref_stats": self.ref_stats, "shaper": self.shaper, "diag": self.diag}
 
 
-def build(ctx: RunContext) -> MetaParts:
-    cfg, sch = ctx.cfg, ctx.cfg.schedule
-    dc = dataclasses.replace(cfg.ddpg, noise_type="none")  # the teacher replaces the noise process
-    runner0 = ctx.make_runner("train", record="teacher")
-    runner_pi = ctx.make_runner("pi", monitor_tag="pi", record="student")
-    runner1 = ctx.make_runner("d1", monitor_tag="d1")
+def build(cfg: RunConfig, seeds: Seeds, envs: EnvFactory, logger, track_replay: Callable[[ReplayBuffer], None]) -> MetaParts:
+    """Everything a meta run acts and learns with. envs: the run's env factory; track_replay: checkpoints B with the
+    run (restoring it on resume)."""
+    sch = cfg.schedule
+    dc = cfg.ddpg  # (noise_type none: the teacher replaces the noise process)
+    runner0 = envs.runner("train", record="teacher")
+    runner_pi = envs.runner("pi", monitor_tag="pi", record="student")
+    runner1 = envs.runner("d1", monitor_tag="d1")
     O, A = runner0.obs_dim, runner0.act_dim
-    learner = DDPGLearner(O, A, dc, seed=ctx.env_seed("noise"))
+    learner = DDPGLearner(O, A, dc, seed=seeds.env_seed("noise"))
     choice = exchange.choose_for(cfg, learner)  # the look-ahead on D0, the update on B and the teacher's all use it
     if mpi.size() > 1:
-        ctx.logger.info(exchange.describe(choice))
+        logger.info(exchange.describe(choice))
     teacher = TeacherLearner(O, A, cfg.teacher, learner.obs_rms, dc.obs_clip, actor=learner.actor, exchange=choice.path)
     mpi.sync_from_root(learner.sync_variables() + teacher.sync_variables())
-    student = DDPGPolicy(learner, ctx.noise_rng)
+    student = DDPGPolicy(learner, seeds.noise)
     buffer = ReplayBuffer(dc.buffer_size, O, A, dc.truncation_as_terminal)
-    ctx.track_replay(buffer)
+    track_replay(buffer)
     return MetaParts(
-        learner, teacher, student, TeacherPolicy(teacher, ctx.teacher_rng), runner0, runner_pi, runner1,
+        learner, teacher, student, TeacherPolicy(teacher, seeds.teacher), runner0, runner_pi, runner1,
         buffer, ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal),
-        StudentTrainer(learner, ctx.replay_rng, exchange=choice.path), Evaluator(ctx),
-        ReferenceStats(learner, student, ctx.replay_rng),
-        meta_reward.MetaRewardShaper(sch.meta_reward_norm, sch.nb_epoch_cycles, sch.meta_reward_placebo, ctx.meta_rng),
+        StudentTrainer(learner, seeds.replay, exchange=choice.path), ReferenceStats(learner, student, seeds.replay),
+        meta_reward.MetaRewardShaper(sch.meta_reward_norm, sch.nb_epoch_cycles, sch.meta_reward_placebo, seeds.meta),
         TeacherDiagnostics(teacher))
 
 
@@ -130,13 +128,15 @@ def measure(runner: EnvRunner, policy: DDPGPolicy, n: int, seed: Optional[int], 
     return ro, meta_reward.policy_return(ro, mode)
 
 
-def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes) -> CycleResult:
-    """One cycle of Algorithm 1 (module docstring); loop.extra collects the epoch's meta statistics."""
-    sch, dc, ex = ctx.cfg.schedule, ctx.cfg.ddpg, loop.extra
+def run_cycle(m: MetaParts, cfg: RunConfig, meta_rng: np.random.Generator, loop: LoopState,
+              sizes: CycleSizes) -> CycleResult:
+    """One cycle of Algorithm 1 (module docstring); loop.extra collects the epoch's meta statistics. meta_rng: the
+    reset seeds of the rollouts behind R_pi and R_pi'."""
+    sch, dc, ex = cfg.schedule, cfg.ddpg, loop.extra
     L, T = m.learner, m.teacher
     if sch.rollout_starts == "reset":
-        seed = meta_reward.start_seed(ctx.meta_rng)
-        seed1 = seed if sch.paired_starts else meta_reward.start_seed(ctx.meta_rng)
+        seed = meta_reward.start_seed(meta_rng)
+        seed1 = seed if sch.paired_starts else meta_reward.start_seed(meta_rng)
     else:  # each continues its env's episode
         seed = seed1 = None
     first_cycle = loop.steps == 0
@@ -197,9 +197,9 @@ def run_cycle(m: MetaParts, ctx: RunContext, loop: LoopState, sizes: CycleSizes)
 class Meta:
     """Algorithm 1 plugged into the shared loop."""
 
-    def __init__(self, ctx: RunContext):
-        self.ctx, self.sch = ctx, ctx.cfg.schedule
-        self.m = build(ctx)
+    def __init__(self, cfg: RunConfig, seeds: Seeds, envs: EnvFactory, logger, track_replay: Callable[[ReplayBuffer], None]):
+        self.cfg, self.sch, self.seeds, self.logger = cfg, cfg.schedule, seeds, logger
+        self.m = build(cfg, seeds, envs, logger, track_replay)
 
     def parts(self) -> dict:
         return self.m.checkpointed()
@@ -211,8 +211,8 @@ class Meta:
     def cycle(self, loop: LoopState, remaining: int) -> CycleResult:
         sch = self.sch
         first = loop.extra["r_pi"] is None  # 'previous' measures R_pi only when there is none
-        sizes = cycle_sizes(remaining, self.ctx.cfg.pi_steps(first), sch.nb_explore_steps, sch.nb_eval_steps)
-        return run_cycle(self.m, self.ctx, loop, sizes)
+        sizes = cycle_sizes(remaining, self.cfg.pi_steps(first), sch.nb_explore_steps, sch.nb_eval_steps)
+        return run_cycle(self.m, self.cfg, self.seeds.meta, loop, sizes)
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         return self.m.student.greedy(obs)
@@ -226,7 +226,7 @@ class Meta:
         out.update(meta_reward.summary(ex["meta"]["meta/reward"]))
         same = meta_reward.all_equal(ex["meta"]["meta/reward"])
         if same is not None:
-            self.ctx.logger.info(f"warning: epoch {loop.epoch + 1}: all {len(ex['meta']['meta/reward'])} meta rewards "
+            self.logger.info(f"warning: epoch {loop.epoch + 1}: all {len(ex['meta']['meta/reward'])} meta rewards "
                                  f"equal {same:g}; the teacher gets no signal")
         for key, name in (("explore/return", "explore_returns"), ("lookahead/return", "look_returns"),
                           ("baseline/return", "pi_returns")):
@@ -244,6 +244,6 @@ def learn(ctx: RunContext) -> RunOutcome:
     if ctx.cfg.schedule.meta_reward == "step":
         ctx.logger.info("warning: --meta_reward step (mean reward per step) ignores falls: on tasks with a per-step "
                         "alive bonus it barely changes with the policy; the default 'return' does not")
-    algo = Meta(ctx)
+    algo = Meta(ctx.cfg, ctx.seeds, ctx.envs, ctx.logger, ctx.track_replay)
     loop = shared.run(ctx, algo, _fresh_epoch_extra)
     return RunOutcome(loop.steps, loop.last_eval, algo.m.learner, algo.m.buffer, algo.m.teacher)

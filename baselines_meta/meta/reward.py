@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from baselines_meta.envs import Rollout
+from baselines_meta.runtime.envs import Rollout
 
 
 def policy_return(ro: Rollout, mode: str) -> float:

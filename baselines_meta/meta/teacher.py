@@ -26,12 +26,14 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
-from baselines_meta import mpi
+from baselines_meta.common import mpi
+from baselines_meta.common.fastpolicy import NumpyActor, NumpyHead, NumpyNormalizer, NumpyTrunk
+from baselines_meta.common.flat import flatten, unflatten
+from baselines_meta.common.flat import size as flat_size
+from baselines_meta.common.networks import Actor, Teacher
+from baselines_meta.common.normalizer import RunningMeanStd, normalize
+from baselines_meta.common.tf_util import assign_all, make_adam
 from baselines_meta.config import TeacherConfig
-from baselines_meta.ddpg.learner import assign_all, make_adam
-from baselines_meta.fastpolicy import NumpyActor, NumpyHead, NumpyNormalizer, NumpyTrunk
-from baselines_meta.networks import Actor, Teacher
-from baselines_meta.normalizer import RunningMeanStd, normalize
 
 
 class Sampled(NamedTuple):
@@ -72,11 +74,8 @@ class TeacherLearner(tf.Module):
                                   jit_compile=True)
         union = [tf.TensorSpec([None, None, O]), tf.TensorSpec([None, None, A]), tf.TensorSpec([None, None, A]),
                  tf.TensorSpec([None, None]), tf.TensorSpec([None])]
-        self.update_union = tf.function(self._update_union, autograph=False, input_signature=union + steps,
-                                        jit_compile=True)
-        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=d0 + [tf.TensorSpec([])])
-        n = sum(int(np.prod(s)) for s in self._shapes)
-        self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=[tf.TensorSpec([n])])
+        self.union = TeacherUnionSteps(self, union + steps)  # the path of --mpi_exchange batches
+        self.grads = TeacherGradSteps(self, d0 + [tf.TensorSpec([])])  # the per-step path of --mpi_exchange grads
         self.log_prob = tf.function(self._log_prob, autograph=False, input_signature=d0[:2])
         self.log_prob_at = tf.function(self._log_prob_at, autograph=False, input_signature=d0[:3])
         self.stats = tf.function(self._stats, autograph=False, input_signature=d0[:3] + [tf.TensorSpec([])])
@@ -130,44 +129,6 @@ class TeacherLearner(tf.Module):
         _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
         return first
 
-    def _update_union(self, obs, actions, means, logp_old, meta_rewards, n_steps):
-        """n_steps gradient steps on the union of N ranks' D0s, obs [N, T, O], actions and sampling means [N, T, A],
-        the sampler's log-densities [N, T], each rank's meta reward [N] (every rank runs this same call); returns the
-        first loss, the mean over ranks.
-
-        The MPI Allreduce path averages the ranks' gradients of their own surrogates, each a sum over its T rows; the
-        gradient of (1/N) * (the sum of the surrogates) is that average, and this sum is one sum over the union's
-        N*T rows with each row weighted by its own rank's meta reward."""
-        n = tf.shape(obs)[0]
-        o = tf.reshape(obs, [-1, obs.shape[-1]])  # [N*T, O]
-        a = tf.reshape(actions, [-1, actions.shape[-1]])
-        mu = tf.reshape(means, [-1, means.shape[-1]])
-        lp = tf.reshape(logp_old, [-1])
-        r = tf.reshape(tf.broadcast_to(meta_rewards[:, None], tf.shape(obs)[:2]), [-1])  # [N*T]
-        nf = tf.cast(n, tf.float32)
-
-        def step(i, first):
-            with tf.GradientTape() as tape:
-                loss = -tf.reduce_sum(self._terms(o, a, mu, r, lp)) / nf
-            self._apply(tape.gradient(loss, self.net.own_variables()))
-            return i + 1, tf.where(tf.equal(i, 0), loss, first)
-
-        _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
-        return first
-
-    def _compute_grads(self, obs, actions, means, logp_old, meta_reward):
-        loss, grads = self._grads(obs, actions, means, meta_reward, logp_old)
-        return loss, tf.concat([tf.reshape(g, [-1]) for g in grads], 0)
-
-    def _apply_grads(self, flat):
-        out, i = [], 0
-        for s in self._shapes:
-            k = int(np.prod(s))
-            out.append(tf.reshape(flat[i : i + k], s))
-            i += k
-        self._apply(out)
-        return self.teacher_steps
-
     def _stats(self, obs, actions, means, meta_reward) -> TeacherStats:
         nobs = normalize(obs, self.obs_rms, self.obs_clip)
         mean, log_std = self.net.mean_and_log_std(nobs, means)
@@ -201,12 +162,12 @@ class TeacherLearner(tf.Module):
             O, A = obs.shape[-1], raw_actions.shape[-1]
             mine = np.concatenate([obs, raw_actions, mu, lp[:, None], np.full((len(obs), 1), r, np.float32)], axis=1)
             every = mpi.allgather(mine)  # [N, T, O+2A+2]
-            return float(self.update_union(every[..., :O], every[..., O:O + A], every[..., O + A:O + 2 * A],
+            return float(self.union.update_union(every[..., :O], every[..., O:O + A], every[..., O + A:O + 2 * A],
                                            every[..., -2], every[:, 0, -1], np.int32(n_steps)))
         first = None
         for _ in range(n_steps):
-            loss, g = self.compute_grads(obs, raw_actions, mu, lp, r)
-            self.apply_grads(mpi.allreduce_mean(g.numpy()))
+            loss, g = self.grads.compute_grads(obs, raw_actions, mu, lp, r)
+            self.grads.apply_grads(mpi.allreduce_mean(g.numpy()))
             first = float(loss) if first is None else first
         return first
 
@@ -221,6 +182,58 @@ class TeacherLearner(tf.Module):
 
     def set_state(self, st: dict) -> None:
         assign_all(self.state_variables(), st["vars"])
+
+
+class TeacherUnionSteps:
+    """A TeacherLearner's MPI batch-exchange path (`--mpi_exchange batches`): the fused steps on the union of every
+    rank's D0. It owns no variables: it steps the teacher's."""
+
+    def __init__(self, tl: TeacherLearner, spec: list):
+        self.tl = tl
+        self.update_union = tf.function(self._update_union, autograph=False, input_signature=spec, jit_compile=True)
+
+    def _update_union(self, obs, actions, means, logp_old, meta_rewards, n_steps):
+        """n_steps gradient steps on the union of N ranks' D0s, obs [N, T, O], actions and sampling means [N, T, A],
+        the sampler's log-densities [N, T], each rank's meta reward [N] (every rank runs this same call); returns the
+        first loss, the mean over ranks.
+
+        The MPI Allreduce path averages the ranks' gradients of their own surrogates, each a sum over its T rows; the
+        gradient of (1/N) * (the sum of the surrogates) is that average, and this sum is one sum over the union's
+        N*T rows with each row weighted by its own rank's meta reward."""
+        n = tf.shape(obs)[0]
+        o = tf.reshape(obs, [-1, obs.shape[-1]])  # [N*T, O]
+        a = tf.reshape(actions, [-1, actions.shape[-1]])
+        mu = tf.reshape(means, [-1, means.shape[-1]])
+        lp = tf.reshape(logp_old, [-1])
+        r = tf.reshape(tf.broadcast_to(meta_rewards[:, None], tf.shape(obs)[:2]), [-1])  # [N*T]
+        nf = tf.cast(n, tf.float32)
+
+        def step(i, first):
+            with tf.GradientTape() as tape:
+                loss = -tf.reduce_sum(self.tl._terms(o, a, mu, r, lp)) / nf
+            self.tl._apply(tape.gradient(loss, self.tl.net.own_variables()))
+            return i + 1, tf.where(tf.equal(i, 0), loss, first)
+
+        _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
+        return first
+
+
+class TeacherGradSteps:
+    """A TeacherLearner's per-step gradient-exchange path (`--mpi_exchange grads`): the surrogate's flat gradient,
+    averaged over ranks in numpy, then applied. It owns no variables: it steps the teacher's."""
+
+    def __init__(self, tl: TeacherLearner, d0_spec: list):
+        self.tl = tl
+        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=d0_spec)
+        self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=[tf.TensorSpec([flat_size(tl._shapes)])])
+
+    def _compute_grads(self, obs, actions, means, logp_old, meta_reward):
+        loss, grads = self.tl._grads(obs, actions, means, meta_reward, logp_old)
+        return loss, flatten(grads)
+
+    def _apply_grads(self, flat):
+        self.tl._apply(unflatten(flat, self.tl._shapes))
+        return self.tl.teacher_steps
 
 
 class TeacherPolicy:

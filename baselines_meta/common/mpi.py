@@ -10,6 +10,8 @@ from typing import Sequence
 import numpy as np
 from mpi4py import MPI
 
+from baselines_meta.common.flat import flatten, unflatten
+
 COMM = MPI.COMM_WORLD
 
 
@@ -58,26 +60,13 @@ def allreduce_sum(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def flat(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    return np.concatenate([np.asarray(a, dtype=np.float32).ravel() for a in arrays]) if arrays else np.zeros(0, np.float32)
-
-
-def unflat(vec: np.ndarray, shapes: Sequence[tuple]) -> list[np.ndarray]:
-    out, i = [], 0
-    for s in shapes:
-        n = int(np.prod(s))
-        out.append(vec[i : i + n].reshape(s))
-        i += n
-    return out
-
-
 def sync_from_root(variables: Sequence) -> None:
     """Broadcast the values of tf.Variables from rank 0 (initial weights)."""
     if size() == 1:
         return
-    vec = flat([v.numpy() for v in variables])
+    vec = flatten([v.numpy() for v in variables])
     COMM.Bcast(vec, root=0)
-    for v, val in zip(variables, unflat(vec, [tuple(v.shape) for v in variables]), strict=True):
+    for v, val in zip(variables, unflatten(vec, [tuple(v.shape) for v in variables]), strict=True):
         v.assign(val)
 
 
@@ -85,7 +74,7 @@ def check_synced(variables: Sequence, atol: float = 0.0) -> float:
     """Largest absolute difference between this rank's variables and rank 0's; raises if above atol."""
     if size() == 1:
         return 0.0
-    vec = flat([v.numpy() for v in variables])
+    vec = flatten([v.numpy() for v in variables])
     root = vec.copy()
     COMM.Bcast(root, root=0)
     diff = float(np.max(np.abs(vec - root))) if vec.size else 0.0

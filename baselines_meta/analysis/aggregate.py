@@ -16,7 +16,8 @@ from typing import Optional
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.results import Run, common_curve, final_score
+from baselines_meta.analysis.results import Run, common_curve, final_score
+from baselines_meta.common.episodes import episode
 
 RANDOM_EPISODES = 10
 INSTALL = 'the aggregate (d) needs the analysis extra: pip install -e ".[analysis]" (rliable)'
@@ -24,18 +25,15 @@ INSTALL = 'the aggregate (d) needs the analysis extra: pip install -e ".[analysi
 
 def random_return(env_id: str, episodes: int = RANDOM_EPISODES, seed: int = 0) -> float:
     """Mean return of uniformly random actions over `episodes` episodes."""
-    from baselines_meta.envs import make_env
+    import warnings
 
-    env = make_env(env_id)
+    import gymnasium as gym  # (analysis reads run directories and imports no training code)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # gymnasium warns that v4 MuJoCo envs are out of date
+        env = gym.make(env_id)
     env.action_space.seed(seed)
-    total = 0.0
-    for i in range(episodes):
-        env.reset(seed=seed + i)
-        done = False
-        while not done:
-            _, r, te, tr, _ = env.step(env.action_space.sample())
-            total += float(r)
-            done = te or tr
+    total = sum(episode(env, lambda o: env.action_space.sample(), seed=seed + i) for i in range(episodes))
     env.close()
     return total / episodes
 
@@ -136,6 +134,6 @@ def performance_profile(scores: dict[str, np.ndarray], out_dir: str, reps: int =
     ax.set_title("Performance profile over the paper's tasks")
     fig.tight_layout()
     os.makedirs(out_dir, exist_ok=True)
-    from baselines_meta.plot import save
+    from baselines_meta.analysis.figures import save
 
     return save(fig, os.path.join(out_dir, "performance_profile"))

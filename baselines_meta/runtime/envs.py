@@ -3,18 +3,17 @@ baselines-format monitor files. Terminated and truncated are kept apart througho
 from __future__ import annotations
 
 import collections
-import contextlib
 import difflib
-import json
 import os
 import pickle
-import time
 import warnings
 from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from baselines_meta import faults
+from baselines_meta.common.episodes import episode
+from baselines_meta.storage import faults
+from baselines_meta.storage.monitor import Monitor, monitor_path
 
 
 class EnvError(ValueError):
@@ -64,34 +63,6 @@ class ActionScaler:
 
     def __call__(self, unit_action: np.ndarray) -> np.ndarray:
         return self.low + (np.asarray(unit_action, np.float32) + 1.0) * 0.5 * (self.high - self.low)
-
-
-class Monitor:
-    """`<name>.monitor.csv` as baselines' Monitor writes it: a JSON header line, then r,l,t per episode."""
-
-    def __init__(self, path: str, env_id: str, truncate_to: Optional[int] = None):
-        self.path = path
-        with faults.writing(path):
-            if truncate_to is not None:  # resume: keep the rows up to the checkpoint, append after them
-                with open(path, "r+b") as f:
-                    f.truncate(truncate_to)
-                with open(path) as f:
-                    self.t_start = json.loads(f.readline()[1:])["t_start"]
-                self.f = open(path, "a", buffering=1)
-                return
-            self.t_start = time.time()
-            self.f = open(path, "w", buffering=1)
-            self.f.write("#" + json.dumps({"t_start": self.t_start, "env_id": env_id}) + "\n")
-            self.f.write("r,l,t\n")
-
-    def episode(self, ret: float, length: int) -> None:
-        with faults.writing(self.path):
-            faults.point("monitor")
-            self.f.write(f"{ret:.6g},{length},{time.time() - self.t_start:.6f}\n")
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):  # line-buffered: every line was flushed and reported its own failure
-            self.f.close()
 
 
 class Rollout(NamedTuple):
@@ -238,24 +209,14 @@ class EnvRunner:
 def evaluate(env, scaler: ActionScaler, act: ActFn, n_episodes: int, visited: Optional[list] = None) -> list[float]:
     """Returns of n full episodes on `env` (its episodes are independent of training's); the observations acted
     on are appended to `visited` when it is given (for eval/Q)."""
-    returns = []
-    for _ in range(n_episodes):
-        obs, _ = env.reset()
-        total, done = 0.0, False
-        while not done:
-            obs = np.asarray(obs, np.float32)
-            if visited is not None:
-                visited.append(obs)
-            a = np.clip(act(obs), -1.0, 1.0)
-            obs, r, te, tr, _ = env.step(scaler(a))
-            total += float(r)
-            done = te or tr
-        returns.append(total)
-    return returns
+    return [episode(env, lambda o: scaler(np.clip(act(o), -1.0, 1.0)), on_obs=visited.append if visited is not None else None)
+            for _ in range(n_episodes)]
 
 
-def monitor_path(log_dir: str, rank: int, tag: str = "") -> str:
-    return os.path.join(log_dir, f"{rank}{'.' + tag if tag else ''}.monitor.csv")
+def check_env_ids(env_ids) -> None:
+    """EnvError (one line) for the first id that make_env refuses: the CLI, compare and bench check ids up front."""
+    for e in env_ids:
+        make_env(e).close()
 
 
 def _time_limit(env):
@@ -299,3 +260,43 @@ def set_env_state(env, st: dict) -> None:
     else:
         for k, v in st["attrs"].items():
             setattr(u, k, v)
+
+
+class EnvFactory:
+    """The envs of one run, each with its monitor file (continued in place on resume) and, with --record_states, its
+    state recorder (rank 0 alone writes states.npz)."""
+
+    def __init__(self, env_id: str, log_dir: str, rank: int, seeds, resume_sizes: Optional[dict], record_states: bool):
+        """seeds: runtime.seeds.Seeds; resume_sizes: byte lengths of the run's files at the checkpoint resumed from."""
+        self.env_id, self.log_dir, self.rank = env_id, log_dir, rank
+        self.seeds, self.resume_sizes, self.record_states = seeds, resume_sizes, record_states
+        self.monitors: list[Monitor] = []
+        self.recorders: dict[str, StateRecorder] = {}  # by stream name
+
+    def runner(self, purpose: str, monitor_tag: str = "", record: Optional[str] = None) -> EnvRunner:
+        """An env runner seeded for `purpose`, with its monitor; `record`: the stream's name in states.npz."""
+        env = make_env(self.env_id)
+        path = monitor_path(self.log_dir, self.rank, monitor_tag)
+        sizes = self.resume_sizes or {}
+        mon = Monitor(path, self.env_id, truncate_to=sizes.get(os.path.basename(path)) if self.resume_sizes is not None else None)
+        self.monitors.append(mon)
+        rec = None
+        if record is not None and self.record_states and self.rank == 0:
+            rec = self.recorders[record] = StateRecorder()
+        return EnvRunner(env, self.seeds.env_seed(purpose), monitor=mon, recorder=rec)
+
+    def write_states(self) -> None:
+        """states.npz of the recorded streams (rank 0; the episode in progress is left out)."""
+        if not self.recorders or self.rank != 0:
+            return
+        out = {}
+        for name, rec in self.recorders.items():
+            out.update(rec.arrays(name))
+        path = os.path.join(self.log_dir, "states.npz")
+        with faults.writing(path, tmp=path + ".tmp.npz"):
+            np.savez_compressed(path + ".tmp.npz", **out)
+            os.replace(path + ".tmp.npz", path)
+
+    def close(self) -> None:
+        for m in self.monitors:
+            m.close()

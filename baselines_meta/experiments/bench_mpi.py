@@ -1,5 +1,5 @@
 """MPI benchmarks for `python -m baselines_meta.bench`: per-rank throughput of whole runs against one worker pinned to
-one core (`--mpi N`), and the measurements behind the cost model of baselines_meta.exchange (`--scaling`).
+one core (`--mpi N`), and the measurements behind the cost model of baselines_meta.common.exchange (`--scaling`).
 
 Per-rank throughput: whole training runs of `steps` env steps per worker with evaluation off, each in a child
 process, read from the run's progress.csv: whole-run = total/steps / total/duration (start-up, compilation and the
@@ -136,10 +136,10 @@ def step_costs(env_id: str, k: int = 50, reps: int = 5, mults=(1, 2, 4, 8, 16, 3
     _one_thread()
     import numpy as np
 
+    from baselines_meta.common.replay import Batch, ReplayBuffer
     from baselines_meta.config import DDPGConfig
     from baselines_meta.ddpg.learner import DDPGLearner
-    from baselines_meta.envs import make_env
-    from baselines_meta.replay import Batch, ReplayBuffer
+    from baselines_meta.runtime.envs import make_env
 
     env = make_env(env_id)
     O, A = env.observation_space.shape[0], env.action_space.shape[0]
@@ -162,9 +162,9 @@ def step_costs(env_id: str, k: int = 50, reps: int = 5, mults=(1, 2, 4, 8, 16, 3
 
     fused = {64 * m: timed(lambda b: float(L.train(b).critic), buf.sample(q, 64 * m, k)) for m in mults}
     many = buf.sample(q, cfg.batch_size, k)
-    call = timed(lambda b: L.train_steps_mpi(b), [Batch(*[x[i] for x in many]) for i in range(k)])
+    call = timed(lambda b: L.grads.train_steps_mpi(b), [Batch(*[x[i] for x in many]) for i in range(k)])
     return {"obs_dim": O, "act_dim": A, "k": k, "batch": cfg.batch_size, "fused_step_s": fused, "call_s": call,
-            "n_params": L.n_actor_params + L.n_critic_params}
+            "n_params": L.grads.n_actor_params + L.grads.n_critic_params}
 
 
 def collective_times(reps: int = 200) -> dict:
@@ -172,7 +172,7 @@ def collective_times(reps: int = 200) -> dict:
     call, numpy overhead included) over message sizes of 256 bytes to 4 MiB (bytes a rank contributes)."""
     import numpy as np
 
-    from baselines_meta import mpi
+    from baselines_meta.common import mpi
 
     out = {"allgather": {}, "allreduce": {}}
     for p in range(8, 23, 2):
@@ -204,7 +204,7 @@ def fit_line(xs, ys) -> tuple[float, float]:
 
 def fit_model(steps: dict, coll: dict):
     """exchange.CostModel from the measurements (dict keys may be JSON strings)."""
-    from baselines_meta.exchange import CostModel
+    from baselines_meta.common.exchange import CostModel
 
     rows = sorted((int(b), t) for b, t in steps["fused_step_s"].items())
     s0, s1 = fit_line([b for b, _ in rows], [t for _, t in rows])
@@ -221,7 +221,7 @@ def predict(model, steps: dict, single: dict, alg_shape: dict, overheads: tuple 
     pinned worker's steady-state cycle time, with its G fused groups at batch B replaced by the cheaper path's
     (per_rank, ratio: the model alone); then that time times c plus w (per_rank_here, ratio_here), overheads = (c, w):
     the slowdown of sharing the machine and the seconds a cycle waits for the slowest rank, measured at 2 ranks."""
-    from baselines_meta.exchange import row_floats
+    from baselines_meta.common.exchange import row_floats
 
     k, b, p = steps["k"], steps["batch"], steps["n_params"]
     f = row_floats(steps["obs_dim"], steps["act_dim"])
@@ -242,7 +242,7 @@ def predict(model, steps: dict, single: dict, alg_shape: dict, overheads: tuple 
 def overheads(model, steps: dict, single: dict, apart: dict, multi: dict, alg_shape: dict) -> tuple[float, float]:
     """(c, w) of predict from steady-state runs: c = one pinned worker's speed / that of each of 2 independent pinned
     workers at once; w = a 2-rank batch-exchange job's cycle time - c * the model's."""
-    from baselines_meta.exchange import row_floats
+    from baselines_meta.common.exchange import row_floats
 
     s, g, k, b = alg_shape["env_steps"], alg_shape["groups"], steps["k"], steps["batch"]
     c = single["steady"] / apart["steady"]
@@ -269,7 +269,7 @@ def scaling(env_id: str, out_dir: str, steps_whole: int, child) -> dict:
     res = {"env": env_id, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "step_costs": steps,
            "collectives_2_ranks": coll, "model": model._asdict(), "network_assumption": NETWORK, "single": {}, "two_runs": {},
            "predictions": {}, "predictions_across_machines": {}}
-    from baselines_meta.exchange import row_floats
+    from baselines_meta.common.exchange import row_floats
 
     f = row_floats(steps["obs_dim"], steps["act_dim"])
     for alg, shape in ALG_SHAPES.items():
@@ -293,13 +293,13 @@ def scaling(env_id: str, out_dir: str, steps_whole: int, child) -> dict:
 
 def scaling_markdown(res: dict) -> str:
     m, st, c = res["model"], res["step_costs"], res["collectives_2_ranks"]
-    from baselines_meta.exchange import row_floats
+    from baselines_meta.common.exchange import row_floats
 
     f = row_floats(st["obs_dim"], st["act_dim"])
     k, b = st["k"], st["batch"]
     lines = [f"# MPI scaling: {res['env']}", "",
              f"{res['date']}, {res['cpus']} CPUs. Written by `python -m baselines_meta.bench --scaling`; the fit is "
-             "`baselines_meta.exchange.MEASURED`, which `--mpi_exchange auto` uses.", "",
+             "`baselines_meta.common.exchange.MEASURED`, which `--mpi_exchange auto` uses.", "",
              "## Measured here", "",
              f"One fused XLA gradient step (DDPG, 64-64 networks, obs {st['obs_dim']}, action {st['act_dim']}, one TF "
              f"thread, {k} steps a call):", "", "| batch | ms a step |", "| ---: | ---: |"]
@@ -358,7 +358,7 @@ def main_child(argv: list[str]) -> bool:
         print(json.dumps(step_costs(argv[1])))
         return True
     if argv[:1] == ["--child-collectives"]:
-        from baselines_meta import mpi
+        from baselines_meta.common import mpi
 
         res = collective_times()
         if mpi.rank() == 0:

@@ -1,6 +1,6 @@
 """How well does a meta reward estimate the effect of D0 on the student? Measured on frozen snapshots of a meta run.
 
-    python -m baselines_meta.meta.estimator_quality --env Pendulum-v1 --snapshots 15000 45000 --trials 60
+    python -m baselines_meta.experiments.estimator_quality --env Pendulum-v1 --snapshots 15000 45000 --trials 60
 
 For each snapshot (a seeded meta run trained to that many env steps with the default settings, then restored from its
 checkpoint), each trial draws a fresh D0 from the teacher, updates a copy of the student on it (pi -> pi', the
@@ -35,28 +35,26 @@ def _rank_corr(x: np.ndarray, y: np.ndarray) -> float:
 
 def train_snapshot(env_id: str, steps: int, seed: int, run_dir: str) -> None:
     """A default meta run of `steps` env steps (its final checkpoint is the snapshot)."""
-    from baselines_meta.run import main
+    from baselines_meta.api import train
 
-    rc = main(["--alg", "meta", "--env", env_id, "--num_timesteps", str(steps), "--seed", str(seed), "--eval_episodes", "0",
-               "--log_path", run_dir, "--log_formats", "csv", "--no-progress_bar"])
-    if rc != 0:
-        raise SystemExit(f"training the snapshot at {steps} steps failed (exit {rc})")
+    train(alg="meta", env=env_id, num_timesteps=steps, seed=seed, eval_episodes=0, log_path=run_dir, log_formats="csv",
+          progress_bar=False)
 
 
 def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> dict:
     from baselines_meta.ddpg.student import store
-    from baselines_meta.loop import restore
-    from baselines_meta.envs import EnvRunner, evaluate, make_env
+    from baselines_meta.flags import resume_config
     from baselines_meta.meta import reward as meta_reward
     from baselines_meta.meta.learn import StudentSnapshot, build
-    from baselines_meta.run import resume_config
-    from baselines_meta.training import RunContext
+    from baselines_meta.runtime.context import RunContext
+    from baselines_meta.runtime.envs import EnvRunner, evaluate, make_env
+    from baselines_meta.runtime.loop import restore
 
     cfg = resume_config(argparse.Namespace(log_path=run_dir, progress_bar=False))
     ctx = RunContext(cfg, resume=True, finished_ok=True)
     try:
-        m = build(ctx)
-        restore(m.checkpointed(), ctx.resume_state)
+        m = build(cfg, ctx.seeds, ctx.envs, ctx.logger, ctx.track_replay)
+        restore(m.checkpointed(), ctx.resume.state)
         m.student.refresh()
         m.explorer.refresh()
         sch = cfg.schedule
@@ -95,7 +93,7 @@ def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> 
             m.student.refresh()
             rows.append((true_effect, new, old))
         t, new, old = (np.array(c) for c in zip(*rows))
-        return {"steps": int(ctx.resume_state["loop"].steps), "trials": trials, "true_starts": true_starts,
+        return {"steps": int(ctx.resume.state["loop"].steps), "trials": trials, "true_starts": true_starts,
                 "true_return_pi": true_pi, "true_effect_mean": float(t.mean()), "true_effect_std": float(t.std()),
                 "new": {"corr": _corr(new, t), "rank_corr": _rank_corr(new, t), "std": float(new.std()),
                         "sign_agreement": float(np.mean(np.sign(new) == np.sign(t)))},
@@ -107,7 +105,7 @@ def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m baselines_meta.meta.estimator_quality", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m baselines_meta.experiments.estimator_quality", description=__doc__.split("\n")[0])
     p.add_argument("--env", default="Pendulum-v1")
     p.add_argument("--snapshots", nargs="+", type=int, default=[15000, 45000], help="env steps of the snapshots")
     p.add_argument("--trials", type=int, default=60)

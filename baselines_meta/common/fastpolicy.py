@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 if TYPE_CHECKING:  # no TF import here: `--play` runs on these classes alone
-    from baselines_meta.networks import Actor, MLPTrunk
+    from baselines_meta.common.networks import Actor, MLPTrunk
 
 
 class NumpyTrunk:

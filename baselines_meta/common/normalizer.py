@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from baselines_meta import mpi
+from baselines_meta.common import mpi
 
 
 class RunningMeanStd:

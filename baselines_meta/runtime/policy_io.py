@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from baselines_meta import faults
+from baselines_meta.storage import faults
 
 
 class PolicyFileError(ValueError):
@@ -25,7 +25,7 @@ def save_policy(path: str, cfg, learner, teacher=None) -> None:
 
     Only numeric arrays: the file loads with allow_pickle=False, so a policy file cannot run code (unlike a
     checkpoint). A failed write raises faults.WriteError and leaves no temporary file."""
-    from baselines_meta.fastpolicy import NumpyActor
+    from baselines_meta.common.fastpolicy import NumpyActor
 
     arrays = NumpyActor(learner.actor).arrays("actor/")
     if teacher is not None:
@@ -47,7 +47,7 @@ class SavedPolicy:
     """A policy file: env id, the numpy actor and its observation normaliser."""
 
     def __init__(self, path: str):
-        from baselines_meta.fastpolicy import NumpyActor, NumpyNormalizer
+        from baselines_meta.common.fastpolicy import NumpyActor, NumpyNormalizer
 
         try:
             z = dict(np.load(path, allow_pickle=False))  # never unpickle: a policy file may come from anyone
@@ -103,7 +103,8 @@ def _render_env(env_id: str):
 
 def play(path: str, episodes: int, seed: int, video_dir: Optional[str]) -> list[float]:
     """Deterministic episodes of a saved actor; returns printed, MP4s written with video_dir. No TF needed."""
-    from baselines_meta.envs import ActionScaler, make_env
+    from baselines_meta.common.episodes import episode
+    from baselines_meta.runtime.envs import ActionScaler, make_env
 
     pol = SavedPolicy(path)
     writer = None
@@ -120,17 +121,13 @@ def play(path: str, episodes: int, seed: int, video_dir: Optional[str]) -> list[
     scaler = ActionScaler(env.action_space.low, env.action_space.high)
     returns = []
     for ep in range(episodes):
-        obs, _ = env.reset(seed=seed + ep)
+        on_step = None
         if video_dir:
             writer = imageio.get_writer(os.path.join(video_dir, f"episode-{ep}.mp4"), fps=env.metadata.get("render_fps", 30))
-            writer.append_data(env.render())
-        total, done = 0.0, False
-        while not done:
-            obs, r, te, tr, _ = env.step(scaler(np.clip(pol.act(obs), -1, 1)))
-            total += float(r)
-            done = te or tr
-            if writer is not None:
-                writer.append_data(env.render())
+            env.reset(seed=seed + ep)
+            writer.append_data(env.render())  # the first frame, before any step
+            on_step = lambda: writer.append_data(env.render())  # noqa: E731
+        total = episode(env, lambda o: scaler(np.clip(pol.act(o), -1, 1)), seed=seed + ep, on_step=on_step)
         if writer is not None:
             writer.close()
         returns.append(total)

@@ -100,8 +100,7 @@ class Teacher(tf_keras.Model):
         self.mean_net = Actor(obs_dim, act_dim, cfg.network, name="mean") if cfg.kind == "independent" else None
         self.log_std_trunk = MLPTrunk(cfg.network, name="log_std_trunk")
         lo, hi = cfg.log_std_min, cfg.log_std_max
-        if not lo < cfg.init_log_std < hi:
-            raise ValueError(f"init_log_std {cfg.init_log_std} must lie strictly inside ({lo}, {hi})")
+        # (config.TeacherConfig checks lo < init_log_std < hi)
         # log_std = lo + (hi - lo) (tanh(z) + 1) / 2 with z = small kernel term + bias: the bias sets the start
         bias = math.atanh(2.0 * (cfg.init_log_std - lo) / (hi - lo) - 1.0)
         self.log_std_out = tf_keras.layers.Dense(act_dim, kernel_initializer=_final_init(cfg.network),

@@ -15,7 +15,7 @@ import os
 import sys
 from typing import Optional, TextIO
 
-from baselines_meta import faults
+from baselines_meta.storage import faults
 
 FORMATS = ("stdout", "log", "csv", "json", "tensorboard")
 TB_DIR = "tb"  # <log_dir>/tb holds the TensorBoard event files

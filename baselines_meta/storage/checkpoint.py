@@ -23,12 +23,13 @@ import pickle
 import re
 import sys
 import time
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
-from baselines_meta import faults, mpi
-from baselines_meta.replay import ReplayBuffer
+from baselines_meta.common import mpi
+from baselines_meta.common.replay import ReplayBuffer
+from baselines_meta.storage import faults
 
 
 class CheckpointError(RuntimeError):
@@ -83,11 +84,28 @@ def _write_synced(path: str, parts: list) -> None:
         os.fsync(f.fileno())
 
 
+# Modules the redesign moved (old path -> new): a checkpoint written before it names classes by their old paths.
+MOVED = {f"baselines_meta.{old}": f"baselines_meta.{new}" for old, new in (
+    ("loop", "runtime.loop"), ("stats", "runtime.stats"), ("evaluation", "runtime.evaluation"), ("envs", "runtime.envs"),
+    ("training", "runtime.context"), ("policy_io", "runtime.policy_io"), ("replay", "common.replay"),
+    ("normalizer", "common.normalizer"), ("networks", "common.networks"), ("fastpolicy", "common.fastpolicy"),
+    ("mpi", "common.mpi"), ("exchange", "common.exchange"), ("noise", "ddpg.noise"), ("param_noise", "ddpg.param_noise"),
+    ("checkpoint", "storage.checkpoint"), ("logger", "storage.logger"), ("faults", "storage.faults"),
+    ("rundir", "storage.rundir"))}
+
+
+class _Unpickler(pickle.Unpickler):
+    """Reads checkpoints of every version: classes under a moved module's old path are looked up at the new one."""
+
+    def find_class(self, module: str, name: str):
+        return super().find_class(MOVED.get(module, module), name)
+
+
 def read_checkpoint(path: str) -> tuple[dict, dict]:
     """(header, state) of one checkpoint file, verified; CorruptFile otherwise."""
     header, payload = _read_framed(path)
     try:
-        return header, pickle.loads(payload)
+        return header, _Unpickler(io.BytesIO(payload)).load()
     except Exception as e:
         raise CorruptFile(path, f"its payload does not unpickle ({type(e).__name__})") from None
 
@@ -194,7 +212,21 @@ class ReplayLog:
         self.saved = total
 
 
+class Resume(NamedTuple):
+    """What a resumed run starts from: the checkpoint's state, its step, and the byte length of each log file then
+    (the logs are cut back to it, so no row is duplicated or missing)."""
+
+    state: dict
+    steps: int
+    sizes: dict  # file name -> bytes
+
+    def size_of(self, path: str) -> Optional[int]:
+        return self.sizes.get(os.path.basename(path))
+
+
 class Checkpointer:
+    """This rank's checkpoints: save (atomic, with the replay log) and load the newest step every rank can restore."""
+
     def __init__(self, log_dir: str, rank: int):
         self.dir = os.path.join(log_dir, "checkpoints")
         self.rank = rank
@@ -296,3 +328,11 @@ class Checkpointer:
                      f"all {len(ranks)} ranks resume from step {steps} (rank 0 from {self._path(gen)})")
             print(f"baselines_meta: {'; '.join(problems)}; {where}", file=sys.stderr, flush=True)
         return {"header": header, "state": state}
+
+    def load_resume(self) -> Optional[Resume]:
+        """load_common as a Resume (collective); None when no rank has a checkpoint."""
+        loaded = self.load_common()
+        if loaded is None:
+            return None
+        state = loaded["state"]
+        return Resume(state, loaded["header"]["steps"], state["ctx"]["sizes"])

@@ -7,7 +7,7 @@ Baselines averages the ranks' gradients of their mean losses over equal-size min
            ranks, and every rank runs the same fused XLA loop over their union (DDPGLearner.train_union; the teacher:
            TeacherLearner.update_union on the gathered D0s and meta rewards). The ranks compute identical updates,
            so their weights stay identical with no communication per step.
-  grads    One compiled call and one Allreduce of the flat gradients per step (DDPGLearner.train_steps_mpi); also
+  grads    One compiled call and one Allreduce of the flat gradients per step (DDPGLearner.grads.train_steps_mpi); also
            the path of --popart, whose return statistics change between steps.
 
 Both give the same parameters to float rounding (tests/test_exchange.py). The union costs every rank N times the
@@ -32,8 +32,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from baselines_meta import mpi
-from baselines_meta.replay import Batch
+from baselines_meta.common import mpi
+from baselines_meta.common.replay import Batch
 
 
 class CostModel(NamedTuple):
@@ -112,7 +112,7 @@ def choose_for(cfg, learner) -> Choice:
     per_step = "--popart" if dc.popart else ""
     k = max(1, min(dc.param_noise_adaption_interval, cfg.schedule.nb_train_steps))
     return choose(cfg.mpi_exchange, mpi.size(), per_step, k, dc.batch_size, learner.obs_dim, learner.act_dim,
-                  learner.n_actor_params + learner.n_critic_params, dc.clip_norm is not None)
+                  learner.grads.n_actor_params + learner.grads.n_critic_params, dc.clip_norm is not None)
 
 
 def describe(choice: Choice) -> str:

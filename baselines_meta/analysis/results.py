@@ -8,6 +8,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+
 class Run(NamedTuple):
     env: str
     alg: str
@@ -53,7 +54,8 @@ def load_runs(root: str) -> list[Run]:
     return out
 
 
-# The control arms of the campaign, as (label, arm directory under the controls root or None for the main grid, alg).
+# The control arms of the campaign, as (label, arm directory under the controls root or None for the main grid, alg);
+# ARM_STYLE gives each label (and each alg of the main grid) its colour and line style in the plots.
 CONTROL_ARMS = (("meta", None, "meta"), ("ddpg", None, "ddpg"),
                 ("meta, frozen teacher", "frozen", "meta"),
                 ("ddpg, meta's update ratio 0.20", "ddpg-ratio0.2", "ddpg"),
@@ -61,6 +63,10 @@ CONTROL_ARMS = (("meta", None, "meta"), ("ddpg", None, "ddpg"),
                 ("meta, truncation as terminal", "truncation", "meta"),
                 ("ddpg, truncation as terminal", "truncation", "ddpg"),
                 ("meta, the paper's literal form", "literal", "meta"))
+ARM_STYLE = {"meta": ("tab:red", "-"), "meta-variance": ("tab:orange", "-"), "ddpg": ("tab:blue", "-"),
+             "meta, frozen teacher": ("tab:purple", "-"), "ddpg, meta's update ratio 0.20": ("tab:green", "-"),
+             "ddpg, no exploration noise": ("tab:gray", "-"), "meta, truncation as terminal": ("tab:red", "--"),
+             "ddpg, truncation as terminal": ("tab:blue", "--"), "meta, the paper's literal form": ("tab:brown", "-")}
 LITERAL = "meta, the paper's literal form"
 
 
@@ -160,15 +166,18 @@ def verdict(a: list[float], b: list[float], rng: np.random.Generator) -> str:
     return "better" if lo > 0 else "worse" if hi < 0 else "not distinguishable"
 
 
-def markdown_main(prog: str, doc: str, default_root: str, build, argv=None) -> int:
-    """The CLI of a markdown report over run directories: print build(root), and write it to --out when given."""
+def markdown_main(prog: str, doc: str, default_root: str, build, argv=None, add_args=None) -> int:
+    """The CLI of a markdown report over run directories: print build(root) (build(root, args) with add_args, which
+    adds the report's own flags to the parser), and write it to --out when given."""
     import argparse
 
     p = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
     p.add_argument("root", nargs="?", default=default_root)
     p.add_argument("--out", default=None, help="also write the markdown to this file")
+    if add_args is not None:
+        add_args(p)
     a = p.parse_args(argv)
-    md = build(a.root)
+    md = build(a.root, a) if add_args is not None else build(a.root)
     print(md)
     if a.out:
         with open(a.out, "w") as f:

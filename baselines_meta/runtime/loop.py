@@ -13,10 +13,23 @@ from typing import Callable, NamedTuple, Optional, Protocol
 
 import numpy as np
 
-from baselines_meta import mpi
-from baselines_meta.envs import Rollout
-from baselines_meta.stats import EpochStats, ProgressBar, RunTotals, epoch_row
-from baselines_meta.training import RunContext
+from baselines_meta.common import mpi
+from baselines_meta.runtime.context import RunContext
+from baselines_meta.runtime.envs import Rollout
+from baselines_meta.runtime.evaluation import Evaluator
+from baselines_meta.runtime.saving import check_finite
+from baselines_meta.runtime.stats import EpochStats, ProgressBar, RunTotals, epoch_row
+
+
+class RunOutcome(NamedTuple):
+    """What a run leaves for its caller (the API, the policy save): every algorithm has a student and a replay
+    buffer; meta also a teacher."""
+
+    steps: int  # env steps of this worker
+    last_eval: Optional[list]  # returns of the final evaluation
+    learner: object  # the student's learner (ddpg.learner.DDPGLearner)
+    buffer: object  # the replay buffer B
+    teacher: Optional[object] = None  # the exploration policy's learner when the algorithm learns one (meta)
 
 
 class TrainResult(NamedTuple):
@@ -52,7 +65,8 @@ class Algorithm(Protocol):
     """What an algorithm plugs into the loop."""
 
     def parts(self) -> dict:
-        """name -> object with get_state / set_state: everything the checkpoint must hold besides the loop."""
+        """name -> object with get_state / set_state: everything the checkpoint must hold besides the loop and its
+        evaluator."""
 
     def start(self, loop: LoopState, resumed: bool) -> None:
         """Before the first cycle of this process: a fresh run's first step, or what a restored run needs."""
@@ -84,17 +98,26 @@ def snapshot(parts: dict, loop: LoopState) -> dict:
     return {**{name: part.get_state() for name, part in parts.items()}, "loop": loop}
 
 
-def run(ctx: RunContext, algo: Algorithm, fresh_extra: Callable[[], dict] = dict) -> LoopState:
-    """Cycles until ctx's budget; returns the final loop state."""
+def make_evaluator(ctx: RunContext) -> Evaluator:
+    """The run's evaluator: its own env (seeded for 'eval'), evaluations.csv continued on resume."""
+    sch = ctx.cfg.schedule
+    size = ctx.resume.size_of("evaluations.csv") if ctx.resume is not None else None
+    return Evaluator(ctx.cfg.env_id, sch.eval_interval, sch.eval_episodes, ctx.seeds.env_seed("eval"), ctx.log_dir,
+                     ctx.logger, size)
+
+
+def run(ctx: RunContext, algo: Algorithm, fresh_extra: Callable[[], dict] = dict,
+        evaluator: Optional[Evaluator] = None) -> LoopState:
+    """Cycles until ctx's budget; returns the final loop state. evaluator: default make_evaluator(ctx)."""
     cfg, sch = ctx.cfg, ctx.cfg.schedule
-    parts = algo.parts()
-    resumed = ctx.resume_state is not None
-    loop = restore(parts, ctx.resume_state) if resumed else LoopState(extra=fresh_extra())
+    evaluator = evaluator or make_evaluator(ctx)
+    parts = {**algo.parts(), "evaluator": evaluator}
+    resumed = ctx.resume is not None
+    loop = restore(parts, ctx.resume.state) if resumed else LoopState(extra=fresh_extra())
     algo.start(loop, resumed)
-    ctx.install_signal_handlers()
+    ctx.saver.install_signal_handlers()
     budget = sch.num_timesteps
     bar = ProgressBar(budget, cfg.progress_bar)
-    evaluator = parts["evaluator"]
     epoch_t0 = time.time() - loop.epoch_elapsed
     while loop.steps < budget:
         c = algo.cycle(loop, budget - loop.steps)
@@ -104,15 +127,15 @@ def run(ctx: RunContext, algo: Algorithm, fresh_extra: Callable[[], dict] = dict
             loop.stats.add_rollout(c.explore, c.qs)
         for r in c.losses:
             loop.stats.add_losses(r.critic_loss, r.actor_loss, r.distance)
-        ctx.check_finite(loop.steps, **c.checks, Q=c.qs, critic_loss=[r.critic_loss for r in c.losses],
-                         actor_loss=[r.actor_loss for r in c.losses])
+        check_finite(loop.steps, ctx.checkpointer.dir, **c.checks, Q=c.qs, critic_loss=[r.critic_loss for r in c.losses],
+                     actor_loss=[r.actor_loss for r in c.losses])
         if evaluator.due(loop.steps) or (loop.steps >= budget and evaluator.n_total > 0):
             loop.stats.eval = evaluator.run(loop.steps, algo.greedy, algo.q)
             loop.last_eval = loop.stats.eval.returns
         bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
         n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
-        epoch_t0 = _finish_cycle(ctx, loop, n_cycles, epoch_t0, algo, lambda: snapshot(parts, loop))
-    ctx.write_states()
+        epoch_t0 = _finish_cycle(ctx, loop, n_cycles, epoch_t0, algo, lambda: {**snapshot(parts, loop), "ctx": ctx.get_state()})
+    ctx.envs.write_states()
     return loop
 
 
@@ -134,5 +157,5 @@ def _finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: flo
         epoch_t0 = time.time()
     else:
         loop.epoch_elapsed = time.time() - epoch_t0
-    ctx.after_cycle(loop.steps, loop.epoch, epoch_end, loop.steps >= ctx.cfg.schedule.num_timesteps, make_state)
+    ctx.saver.after_cycle(loop.steps, loop.epoch, epoch_end, loop.steps >= ctx.cfg.schedule.num_timesteps, make_state)
     return epoch_t0

@@ -1,5 +1,5 @@
-"""A run's directory: where it lives, refusing to clobber another run, clearing it, config.json's helpers (versions,
-git commit)."""
+"""A run's directory: where it lives, its lock (one writer per run), refusing to clobber another run, clearing it,
+config.json (versions, git commit, budgets) and the restart of a run that never checkpointed."""
 from __future__ import annotations
 
 import json
@@ -9,10 +9,11 @@ import sys
 import time
 from typing import Optional
 
-from baselines_meta import faults
+from baselines_meta.common import mpi
 from baselines_meta.config import RunConfig
-from baselines_meta.logger import TB_DIR
-from baselines_meta.runlock import RunLock, RunLockedError
+from baselines_meta.storage import faults
+from baselines_meta.storage.logger import TB_DIR
+from baselines_meta.storage.runlock import RunLock, RunLockedError
 
 
 class RunDirError(ValueError):
@@ -126,3 +127,69 @@ def git_commit() -> Optional[str]:
         return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+class RunDir:
+    """The directory of one run, opened on every rank (collective): rank 0 takes its lock and prepares it before any
+    rank writes, the others learn its path; config.json is rank 0's to write."""
+
+    def __init__(self, cfg: RunConfig, overwrite: bool = False, resume: bool = False):
+        self.rank = mpi.rank()
+        path = default_log_dir(cfg) if self.rank == 0 else None
+        err, self.lock = None, None
+        if self.rank == 0:
+            try:
+                self.lock = prepare_log_dir(path, overwrite, resume)
+            except RunDirError as e:
+                err = str(e)
+        self.path, err = mpi.COMM.bcast((path, err), root=0)
+        if err:
+            e = RunDirError(err)
+            e.all_ranks = True  # every rank raises it: rank 0 alone reports it
+            raise e
+
+    def restart_in_place(self) -> None:
+        """--resume of a run that never checkpointed (collective): start it over in its directory, config.json kept,
+        when it logged no epoch row yet; refused otherwise (--resume deletes no logged rows)."""
+        err = None
+        if self.rank == 0:
+            n = logged_rows(self.path)
+            if n:
+                err = (f"{self.path} holds {n} logged rows but no checkpoint to continue from; start the run again "
+                       f"with --overwrite (and its flags) or in another --log_path")
+            else:
+                clear_run_files(self.path, keep_config=True)
+        err = mpi.COMM.bcast(err, root=0)
+        if err:
+            raise RunDirError(err)
+
+    def write_config(self, cfg: RunConfig, size: int) -> None:
+        """config.json of a new run: every setting, the ranks' seeds, package versions, the git commit, the budget."""
+        d = cfg.to_dict()
+        d["log_path"] = portable_log_path(self.path)
+        d["mpi_size"] = size
+        d["rank_seeds"] = [mpi.rank_seed(cfg.seed, r) for r in range(size)]
+        d["versions"] = package_versions()
+        d["git_commit"] = git_commit()
+        d["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        d["budgets"] = [{"num_timesteps": cfg.schedule.num_timesteps, "from_step": 0, "time": d["started"]}]
+        write_json(os.path.join(self.path, "config.json"), d)
+
+    def record_budget(self, budget: int, from_step: Optional[int]) -> Optional[str]:
+        """--resume with a larger --num_timesteps: config.json takes the new budget and keeps the history. Returns the
+        line to log, or None when the budget is unchanged."""
+        path = os.path.join(self.path, "config.json")
+        with open(path) as f:
+            d = json.load(f)
+        old = d["schedule"]["num_timesteps"]
+        if budget == old:
+            return None
+        d.setdefault("budgets", [{"num_timesteps": old, "from_step": 0, "time": d.get("started")}])
+        d["budgets"].append({"num_timesteps": budget, "from_step": from_step or 0, "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        d["schedule"]["num_timesteps"] = budget
+        write_json(path, d)
+        return f"budget extended from {old} to {budget} steps"
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()

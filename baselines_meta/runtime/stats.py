@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
-from baselines_meta import mpi
-from baselines_meta.envs import Rollout
+from baselines_meta.common import mpi
+from baselines_meta.runtime.envs import Rollout
 
 if TYPE_CHECKING:
-    from baselines_meta.evaluation import EvalResult
+    from baselines_meta.runtime.evaluation import EvalResult
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Does the teacher learn, and what do the arms of `run/teacher_experiments` give? A markdown report.
 
-    python -m baselines_meta.meta.report results/teacher [--out results/teacher/README-table.md]
+    python -m baselines_meta.analysis.teacher_report results/teacher [--out results/teacher/README-table.md]
 
 Reads <root>/<arm>/<env>/<alg>/seed-<n>/ (progress.csv, evaluations.csv). Per arm and task, over seeds (mean ± std):
 the evaluation return over the last 30% of training, its max, the teacher's drift from its start, its KL from its start,
@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from baselines_meta.results import final_score, load_runs, markdown_main
+from baselines_meta.analysis.results import final_score, load_runs, markdown_main
 
 
 def _progress(d: str) -> list[dict]:
@@ -50,7 +50,7 @@ def arm_rows(root: str) -> list[tuple]:
 def build_report(root: str) -> str:
     rows = arm_rows(root)
     if not rows:
-        raise SystemExit(f"baselines_meta.meta.report: error: no runs under {root}")
+        raise SystemExit(f"baselines_meta.analysis.teacher_report: error: no runs under {root}")
     lines = ["| task | arm | alg | seeds | eval, last 30% | eval max | drift | KL from start | log-std 0% / 50% / 100% | "
              "P(Δ > 0) | teacher's episodes, last 30% |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
@@ -85,7 +85,7 @@ def build_report(root: str) -> str:
 
 
 def main(argv=None) -> int:
-    return markdown_main("python -m baselines_meta.meta.report", __doc__, "results/teacher", build_report, argv)
+    return markdown_main("python -m baselines_meta.analysis.teacher_report", __doc__, "results/teacher", build_report, argv)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from baselines_meta import mpi
+from baselines_meta.common import mpi
+from baselines_meta.common.fastpolicy import NumpyActor, NumpyHead, NumpyTrunk
+from baselines_meta.common.networks import Actor
 from baselines_meta.config import NetworkConfig
-from baselines_meta.fastpolicy import NumpyActor, NumpyHead, NumpyTrunk
-from baselines_meta.networks import Actor
-from baselines_meta.noise import ParamNoiseSpec
+from baselines_meta.ddpg.noise import ParamNoiseSpec
 
 
 def perturb(actor: NumpyActor, rng: np.random.Generator, stddev: float) -> NumpyActor:

@@ -4,16 +4,18 @@ from __future__ import annotations
 import collections
 import csv
 import os
-from typing import TYPE_CHECKING, Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from baselines_meta import faults, mpi
-from baselines_meta.envs import ActionScaler, evaluate, get_env_state, make_env, set_env_state
-from baselines_meta.stats import _mean
+from baselines_meta.common import mpi
+from baselines_meta.runtime.envs import ActionScaler, evaluate, get_env_state, make_env, set_env_state
+from baselines_meta.storage import faults
 
-if TYPE_CHECKING:
-    from baselines_meta.training import RunContext
+
+def _mean(x) -> float:
+    x = np.asarray(x, np.float64)
+    return float(x.mean()) if x.size else float("nan")
 
 
 class EvalWriter:
@@ -61,25 +63,25 @@ class Evaluator:
 
     TB_TAG = "eval/return_each"
 
-    def __init__(self, ctx: "RunContext"):
-        sch = ctx.cfg.schedule
-        self.ctx = ctx
-        self.interval = sch.eval_interval
-        self.n_total = sch.eval_episodes
-        r, s = ctx.rank, ctx.size
+    def __init__(self, env_id: str, interval: int, n_episodes: int, seed: int, log_dir: str, logger,
+                 resume_size: Optional[int] = None):
+        """seed: of the evaluation env; resume_size: evaluations.csv's length at the checkpoint resumed from."""
+        self.logger, self.size = logger, mpi.size()
+        self.interval = interval
+        self.n_total = n_episodes
+        r, s = mpi.rank(), self.size
         self.n_mine = self.n_total // s + (1 if r < self.n_total % s else 0)
-        self.env = make_env(ctx.cfg.env_id)
-        seed = ctx.env_seed("eval")
+        self.env = make_env(env_id)
         self.env.reset(seed=seed)
         self.env.action_space.seed(seed)
         self.scaler = ActionScaler(self.env.action_space.low, self.env.action_space.high)
         self.next_at = self.interval
         self.history: collections.deque = collections.deque(maxlen=100)
-        path = os.path.join(ctx.log_dir, "evaluations.csv")
-        self.writer = EvalWriter(path, self.n_total, ctx.resume_size(path)) if ctx.rank == 0 else None
-        if self.writer is not None and ctx.resume_size(path) is not None:
+        path = os.path.join(log_dir, "evaluations.csv")
+        self.writer = EvalWriter(path, self.n_total, resume_size) if r == 0 else None
+        if self.writer is not None and resume_size is not None:
             for steps, returns in self.writer.read():
-                ctx.logger.point(self.TB_TAG, _mean(returns), steps)
+                logger.point(self.TB_TAG, _mean(returns), steps)
 
     def due(self, steps: int) -> bool:
         return self.n_total > 0 and steps >= self.next_at
@@ -95,8 +97,8 @@ class Evaluator:
         n_q = sum(p[2] for p in parts)
         self.history.extend(allr)
         if self.writer is not None:
-            stored = self.writer.write(steps, steps * self.ctx.size, allr)
-            self.ctx.logger.point(self.TB_TAG, _mean(stored), steps)
+            stored = self.writer.write(steps, steps * self.size, allr)
+            self.logger.point(self.TB_TAG, _mean(stored), steps)
         while self.next_at <= steps:
             self.next_at += self.interval
         q = sum(p[1] for p in parts) / n_q if n_q else float("nan")

@@ -1,0 +1,225 @@
+"""Learning curves: `python -m baselines_meta.plot results/runs [--out results/plots]`.
+
+Evaluation return vs env steps, one panel per env (a 2x3 grid like the paper's Figure 3 when there are up to six),
+algorithms overlaid: the mean over seeds as a line and the bootstrap 95% CI of that mean as a shaded band, each seed's
+curve first smoothed by a trailing moving average over `--smooth K` evaluations (default 5; 1: raw). PNG and SVG.
+`--figure1` draws the paper's Figure 1: meta, meta-variance and ddpg on InvertedDoublePendulum-v4.
+`--figure4` draws the paper's Figure 4 from the `states.npz` of the meta and ddpg runs of one seed on
+InvertedDoublePendulum-v4 (written with --record_states): state-visitation density contours, columns the meta teacher's
+D0, the meta student and ddpg, rows each policy's first 50 and last 50 episodes. As the paper draws it, all states
+are embedded jointly in 2D by t-SNE and each panel's density is a Gaussian kernel density estimate (needs the analysis
+extra: scikit-learn, scipy); `--states N` states a panel, sampled at random (the paper embedded about 2.5M).
+`--profile` draws rliable's performance profile of meta and ddpg over the tasks (Table 2 (d); analysis extra).
+`--controls DIR` draws the control arms of DIR (Table 2 (e)) beside the main grid's meta and ddpg on the same seeds,
+one panel per task the controls ran (controls.png / .svg).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+import numpy as np
+
+from baselines_meta import paper
+from baselines_meta.analysis.figures import save
+from baselines_meta.analysis.results import ARM_STYLE, CONTROL_ARMS, bootstrap_ci, common_curve, control_arm_runs, load_runs
+
+
+def smooth(curves: np.ndarray, k: int) -> np.ndarray:
+    """Trailing moving average over the last k points of each row [S, E] (fewer at the start)."""
+    if k <= 1:
+        return curves
+    c = np.cumsum(np.pad(curves, ((0, 0), (1, 0))), axis=1)
+    idx = np.arange(1, curves.shape[1] + 1)
+    lo = np.maximum(idx - k, 0)
+    return (c[:, idx] - c[:, lo]) / (idx - lo)
+
+
+def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta-variance", "ddpg")) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(envs)
+    cols = 3 if n > 2 else n
+    rows = math.ceil(n / cols)
+    shared = len(algs) > 3  # many arms: one legend under the panels, without per-panel seed counts
+    width = max(5 * cols, 7)  # one panel (Figure 1): wide enough for the caption
+    fig, axes = plt.subplots(rows, cols, figsize=(width, 3.6 * rows + (1.0 if shared else 0)), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, env in zip(axes.ravel(), envs):
+        for alg in algs:
+            rs = [r for r in runs if r.env == env and r.alg == alg]
+            if not rs:
+                continue
+            steps, curves = common_curve(rs)
+            curves = smooth(curves, k)
+            mean = curves.mean(0)
+            lo, hi = bootstrap_ci(curves, rng)
+            c, ls = ARM_STYLE.get(alg, (None, "-"))
+            ax.plot(steps, mean, color=c, ls=ls, label=alg if shared else f"{alg} ({len(rs)} seed{'s' if len(rs) > 1 else ''})")
+            ax.fill_between(steps, lo, hi, color=c, alpha=0.2, linewidth=0)
+        ax.set_title(env)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))  # 1e6-style ticks on every panel
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("evaluation return")
+        ax.grid(alpha=0.3)
+        if not shared:
+            ax.legend(fontsize=8, loc="lower right")
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=11)
+    what = f"each seed smoothed over its last {k} evaluations; " if k > 1 else ""
+    fig.text(0.5, 0.01, f"{what}line: mean over seeds; shade: bootstrap 95% CI of the mean", ha="center", fontsize=7)
+    bottom = 0.04
+    if shared:  # every arm that any panel drew, in algs' order
+        handles = {}
+        for ax in axes.ravel()[:n]:
+            for h, label in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(label, h)
+        labels = [x for x in algs if x in handles]
+        fig.legend([handles[x] for x in labels], labels, loc="lower center", ncol=4, fontsize=8,
+                   bbox_to_anchor=(0.5, 0.03))
+        bottom = 0.2
+    fig.tight_layout(rect=(0, bottom, 1, 0.96))
+    return save(fig, path_stem)
+
+
+PANELS = (("meta", "teacher", "Meta-Teacher"), ("meta", "student", "Meta-Student"), ("ddpg", "explore", "DDPG"))
+
+
+def figure4_panels(root: str, seed: int) -> dict:
+    """{(row, col): states [N, O]} of the IDP runs' states.npz: rows 'first' / 'last', columns PANELS."""
+    env = next((e for e in paper.ENV_IDS if paper.family(e) == "InvertedDoublePendulum"), None)
+    out = {}
+    for col, (alg, stream, _) in enumerate(PANELS):
+        path = os.path.join(root, env, alg, f"seed-{seed}", "states.npz")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"no {path} (run {alg} on {env} with --record_states)")
+        z = np.load(path)
+        for row in ("first", "last"):
+            out[row, col] = z[f"{stream}_{row}_obs"]
+    return out
+
+
+def draw_figure4(panels: dict, path_stem: str, n_states: int, seed: int) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import gaussian_kde
+    from sklearn.manifold import TSNE
+
+    rng = np.random.default_rng(0)
+    keys = sorted(panels)
+    picked = {k: panels[k][rng.choice(len(panels[k]), min(n_states, len(panels[k])), replace=False)] for k in keys}
+    allx = np.concatenate([picked[k] for k in keys])
+    z = (allx - allx.mean(0)) / (allx.std(0) + 1e-8)
+    emb = TSNE(n_components=2, perplexity=min(30.0, (len(z) - 1) / 3), init="pca", random_state=0).fit_transform(z)
+    bounds = np.concatenate([emb.min(0), emb.max(0)])
+    gx, gy = np.meshgrid(np.linspace(bounds[0], bounds[2], 120), np.linspace(bounds[1], bounds[3], 120))
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8), squeeze=False)
+    i = 0
+    for k in keys:
+        pts = emb[i : i + len(picked[k])]
+        i += len(picked[k])
+        row, col = k
+        ax = axes[0 if row == "first" else 1, col]
+        dens = gaussian_kde(pts.T)(np.vstack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
+        ax.contourf(gx, gy, dens, levels=12, cmap="viridis")
+        ax.set_title(f"{PANELS[col][2]} ({'early: first' if row == 'first' else 'late: last'} 50 episodes)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"Figure 4: state-visitation density, InvertedDoublePendulum-v4, seed {seed} (joint t-SNE, "
+                 f"Gaussian KDE; {n_states:,} states a panel at most)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return save(fig, path_stem)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m baselines_meta.plot", description=__doc__.split("\n")[0])
+    p.add_argument("root", nargs="?", default="results/runs")
+    p.add_argument("--out", default="results/plots", help="directory for the PNG and SVG files")
+    p.add_argument("--figure1", action="store_true", help="meta, meta-variance and ddpg on InvertedDoublePendulum-v4")
+    p.add_argument("--smooth", type=int, default=5, metavar="K", help="moving window over K evaluations (1: off)")
+    p.add_argument("--figure4", action="store_true", help="state-visitation density on InvertedDoublePendulum-v4")
+    p.add_argument("--profile", action="store_true", help="rliable's performance profile of meta and ddpg (Table 2 (d))")
+    p.add_argument("--controls", default=None, metavar="DIR", help="the control arms under DIR beside meta and ddpg")
+    p.add_argument("--seed", type=int, default=0, help="--figure4: the seed whose runs recorded states")
+    p.add_argument("--states", type=int, default=1500, help="--figure4: states a panel at most")
+    a = p.parse_args(argv)
+    if a.smooth < 1 or a.states < 10:
+        p.error("--smooth must be >= 1 and --states >= 10")
+    if a.figure4:
+        try:
+            panels = figure4_panels(a.root, a.seed)
+        except FileNotFoundError as e:
+            print(f"baselines_meta.plot: error: {e}", file=sys.stderr)
+            return 2
+        try:
+            import scipy  # noqa: F401
+            import sklearn  # noqa: F401
+        except ImportError:
+            print('baselines_meta.plot: error: --figure4 needs the analysis extra: pip install -e ".[analysis]"',
+                  file=sys.stderr)
+            return 2
+        os.makedirs(a.out, exist_ok=True)
+        print("\n".join(draw_figure4(panels, os.path.join(a.out, "figure4"), a.states, a.seed)))
+        return 0
+    runs = load_runs(a.root)
+    if not runs:
+        print(f"baselines_meta.plot: error: no runs with evaluations under {a.root}", file=sys.stderr)
+        return 2
+    os.makedirs(a.out, exist_ok=True)
+    if a.profile:
+        from baselines_meta.analysis.aggregate import INSTALL, normalised_scores, paired, performance_profile, random_return
+
+        try:
+            import rliable  # noqa: F401
+        except ImportError:
+            print(f"baselines_meta.plot: error: {INSTALL}", file=sys.stderr)
+            return 2
+        runs = [r for r in runs if r.done]  # as table (d): finished runs only
+        envs = paired(runs)[0]
+        try:
+            _, scores = normalised_scores(runs, {e: random_return(e) for e in envs})
+        except ValueError as e:
+            print(f"baselines_meta.plot: error: cannot normalise: {e}", file=sys.stderr)
+            return 2
+        if scores["meta"].shape[0] < 2:
+            print("baselines_meta.plot: error: --profile needs meta and ddpg runs of at least 2 common seeds",
+                  file=sys.stderr)
+            return 2
+        print("\n".join(performance_profile(scores, a.out)))
+        return 0
+    if a.controls:
+        arms = control_arm_runs(a.root, a.controls)
+        ctrl = [r for label, sub, _ in CONTROL_ARMS if sub is not None for r in arms[label]]
+        if not ctrl:
+            print(f"baselines_meta.plot: error: no control runs with evaluations under {a.controls}", file=sys.stderr)
+            return 2
+        envs = sorted({r.env for r in ctrl}, key=paper.order_key)
+        seeds = {e: {r.seed for r in ctrl if r.env == e} for e in envs}
+        runs = [r for rs in arms.values() for r in rs if r.env in seeds and r.seed in seeds[r.env] and r.done]
+        seen = ", ".join(f"{paper.family(e)} {'/'.join(map(str, sorted(seeds[e])))}" for e in envs)
+        files = draw(runs, envs, os.path.join(a.out, "controls"), f"Controls beside meta and ddpg (finished runs; seeds "
+                     f"{seen})", a.smooth,
+                     algs=[label for label, _, _ in CONTROL_ARMS])
+    elif a.figure1:
+        envs = sorted({r.env for r in runs if paper.family(r.env) == "InvertedDoublePendulum"})
+        if not envs:
+            print("baselines_meta.plot: error: no InvertedDoublePendulum runs for --figure1", file=sys.stderr)
+            return 2
+        files = draw(runs, envs[:1], os.path.join(a.out, "figure1"), "Figure 1: meta exploration policies vs DDPG", a.smooth)
+    else:
+        envs = sorted({r.env for r in runs}, key=paper.order_key)
+        files = draw(runs, envs, os.path.join(a.out, "curves"), "meta vs ddpg", a.smooth)
+    print("\n".join(files))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""The Python API: what the CLI, the benchmarks and the experiment launchers call, and what a notebook or a sweep
+script uses.
+
+    import baselines_meta
+    result = baselines_meta.train(alg="meta", env="Pendulum-v1", num_timesteps=4000, log_path="logs/demo")
+    print(result.log_dir, result.steps, result.eval_return)
+    policy = baselines_meta.load_policy(result.save_path or "policy.npz")   # (train(..., save_path="policy.npz"))
+    action = policy.predict(observation)
+
+`train` runs one worker's training (under `mpirun`, call it on every rank); its keyword overrides are the command
+line's flags without the dashes (`env`, `alg`, `num_timesteps`, `teacher_clip`, `meta_form`, ...), with the same
+presets and checks. `load_policy` needs no TensorFlow.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+from baselines_meta.config import RunConfig
+
+
+class TrainResult(NamedTuple):
+    """What `train` returns (rank 0's view; every rank gets its own steps and the shared final evaluation)."""
+
+    log_dir: str  # the run directory
+    steps: int  # env steps of this worker
+    last_eval: Optional[list]  # the final evaluation's episode returns (all ranks), None without evaluation
+    duration: float  # seconds this call took
+    save_path: Optional[str]  # the policy file written, if asked for
+    learner: Any  # the student's learner (ddpg.learner.DDPGLearner): its actor, critic and statistics
+    buffer: Any  # the replay buffer
+    teacher: Any = None  # meta: the teacher's learner (meta.teacher.TeacherLearner)
+
+    @property
+    def eval_return(self) -> float:
+        """Mean return of the final evaluation (NaN without one)."""
+        return float(np.mean(self.last_eval)) if self.last_eval else float("nan")
+
+
+def quiet_tf() -> None:
+    """Import TensorFlow with its C++ start-up lines hidden (unless TF_CPP_MIN_LOG_LEVEL is set)."""
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-identical results across runs and ranks
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:  # the user chose what TensorFlow may print
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    # Its C++ start-up lines (CUDA probing, absl's "before InitializeLog" warning) reach stderr whatever that level
+    # says: import it with file descriptor 2 pointed at /dev/null. An import error still shows after the restore.
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        import tensorflow  # noqa: F401
+        import tensorflow_probability  # noqa: F401
+        import tf_keras  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def make_config(**overrides) -> RunConfig:
+    """A RunConfig from flag-named overrides (`env="Hopper-v4"`, `no_paired_starts` as `paired_starts=False`), with
+    the command line's presets, meta forms and checks (flags.UsageError on a bad value or an unknown name)."""
+    from baselines_meta.flags import UsageError, build_parser, config_from_args
+
+    p = build_parser()
+    a = p.parse_args([])
+    dests = {x.dest for x in p._actions}
+    for k, v in overrides.items():
+        dest = "env_id" if k == "env" else k
+        if dest not in dests or dest in ("help", "resume", "overwrite", "save_path", "load_path", "play", "play_episodes", "video"):
+            raise UsageError(f"unknown setting {k!r} (the command line's flags without dashes, e.g. env, alg, num_timesteps)")
+        setattr(a, dest, v)
+    return config_from_args(a)
+
+
+def train(config: Optional[RunConfig] = None, *, overwrite: bool = False, resume: bool = False,
+          save_path: Optional[str] = None, stdout=None, **overrides) -> TrainResult:
+    """Train one worker: from `config` (a RunConfig), or from flag-named overrides (see make_config), not both.
+
+    resume: continue the run in config's log_path from its checkpoint; save_path: also write the final policy there;
+    stdout: where rank 0's epoch table goes (default sys.stdout; use log_formats="csv" to print none)."""
+    if config is not None and overrides:
+        raise TypeError("train() takes a RunConfig or flag-named overrides, not both")
+    cfg = config if config is not None else make_config(**overrides)
+    t0 = time.time()
+    quiet_tf()
+    from baselines_meta.runtime.context import RunContext
+    from baselines_meta.storage.faults import WriteError
+
+    ctx = RunContext(cfg, overwrite=overwrite, stdout=stdout, resume=resume, finished_ok=bool(save_path))
+    try:
+        if cfg.alg == "ddpg":
+            from baselines_meta.ddpg.learn import learn
+        else:
+            from baselines_meta.meta.learn import learn
+        out = learn(ctx)
+        if save_path and ctx.rank == 0:
+            from baselines_meta.runtime.policy_io import save_policy
+
+            save_policy(save_path, cfg, out.learner, out.teacher)
+            ctx.logger.info(f"policy saved to {save_path}")
+        ctx.logger.info(f"logs in {os.path.abspath(ctx.log_dir)}")
+        return TrainResult(ctx.log_dir, out.steps, out.last_eval, time.time() - t0, save_path, out.learner, out.buffer,
+                           out.teacher)
+    except WriteError as e:
+        raise ctx.saver.kept(e)
+    finally:
+        ctx.close()
+
+
+class Policy:
+    """A saved policy (`train(..., save_path=...)` or `--save_path`): the deterministic actor in numpy."""
+
+    def __init__(self, path: str):
+        from baselines_meta.runtime.policy_io import SavedPolicy
+
+        self._saved = SavedPolicy(path)
+        self.env_id: str = self._saved.env_id
+        self.config: dict = self._saved.config
+        self._bounds: Optional[tuple[np.ndarray, np.ndarray]] = None
+
+    def predict(self, obs: np.ndarray) -> np.ndarray:
+        """The actor's action for one observation [O] (or a batch [N, O]), in the env's action bounds."""
+        if self._bounds is None:
+            from baselines_meta.runtime.envs import make_env
+
+            env = make_env(self.env_id)
+            self._bounds = (np.asarray(env.action_space.low, np.float32), np.asarray(env.action_space.high, np.float32))
+            env.close()
+        lo, hi = self._bounds
+        unit = np.clip(self._saved.act(obs), -1.0, 1.0)
+        return lo + (unit + 1.0) * 0.5 * (hi - lo)
+
+
+def load_policy(path: str) -> Policy:
+    """A policy file's deterministic actor, with predict(obs) -> action; no TensorFlow needed."""
+    return Policy(path)
