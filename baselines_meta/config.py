@@ -25,6 +25,7 @@ def opt(default: Any, help: str, **check: Any) -> Any:
 
 @dataclass(frozen=True)
 class NetworkConfig:
+    """Hidden sizes, LayerNorm and output initialisation of the actor, critic and teacher MLPs (baselines / paper 5.1)."""
     hidden: tuple[int, ...] = (64, 64)  # baselines / paper: two hidden layers of 64 units
     layer_norm: bool = opt(True, "LayerNorm in actor, critic and teacher (paper 5.1)")
     layer_norm_eps: float = 1e-12  # tf.contrib layer_norm's variance epsilon used by baselines
@@ -33,6 +34,7 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class DDPGConfig:
+    """The DDPG student's settings: learning rates, critic L2, discount, replay, normalisation, noise (baselines defaults)."""
     actor_lr: float = opt(1e-4, "actor Adam learning rate (baselines, paper 5.1)", lo=0, lo_open=True)
     critic_lr: float = opt(1e-3, "critic Adam learning rate (baselines, paper 5.1)", lo=0, lo_open=True)
     critic_l2_reg: float = opt(1e-2, "critic L2: reg * sum(w^2) / 2 over its kernels (tf.contrib l2_regularizer)", lo=0)
@@ -67,6 +69,7 @@ class DDPGConfig:
 
 @dataclass(frozen=True)
 class TeacherConfig:
+    """The meta policy (teacher): its kind, Adam learning rate, log-std bounds and PPO clip of its repeated steps."""
     kind: Literal["independent", "variance"] = "independent"  # set by the algorithm: 'meta' / 'meta-variance'
     lr: float = opt(1e-4, "the meta policy's Adam learning rate (paper 5.1)", lo=0, lo_open=True)
     log_std_min: float = opt(-4.0, "log-std is squashed into [log_std_min, log_std_max] by tanh")
@@ -153,6 +156,7 @@ META_FORMS: dict[str, dict[str, dict[str, Any]]] = {
 
 @dataclass(frozen=True)
 class RunConfig:
+    """One run's whole configuration: algorithm, env, seed, logging and MPI settings, and the component sections."""
     alg: str = opt("meta", "meta: independent Gaussian teacher; meta-variance: actor mean + learned std; ddpg: "
                            "baseline", choices=ALGS)
     env_id: str = opt("Pendulum-v1", "gymnasium env id with a bounded Box action space", flag="--env")
@@ -209,6 +213,7 @@ class RunConfig:
         return self.schedule.nb_eval_steps if first or self.schedule.meta_baseline == "fresh" else 0
 
     def to_dict(self) -> dict:
+        """The config as nested plain dicts (written to config.json; `from_dict` reads it back)."""
         return dataclasses.asdict(self)
 
     @classmethod

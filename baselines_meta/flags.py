@@ -17,6 +17,7 @@ from baselines_meta.config import META_FORMS, DDPGConfig, NetworkConfig, RunConf
 
 
 class UsageError(Exception):
+    """Bad command-line or API input: one line on stderr and exit code 2 from the CLI."""
     pass
 
 
@@ -58,6 +59,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors and close-name suggestions for unknown flags."""
 
     def error(self, message: str):
+        """Raise UsageError instead of exiting; an unknown flag's message names the closest known flags."""
         if message.startswith("unrecognized arguments:"):
             flags = [a.split("=")[0] for a in message.split(":", 1)[1].split() if a.startswith("-")]
             known = [o for a in self._actions for o in a.option_strings]
@@ -146,6 +148,7 @@ def _values(cls, a: argparse.Namespace, prefix: str = "", fill: Optional[dict] =
 
 
 def config_from_args(a: argparse.Namespace) -> RunConfig:
+    """The RunConfig of parsed flags: the paper preset and the meta form fill what was not given; bad values raise UsageError."""
     from baselines_meta.ddpg.noise import parse_noise_type
 
     if a.noise_type is not None:

@@ -20,6 +20,7 @@ LONG = Schedule(1000, 2000, 500, 100)  # HalfCheetah and InvertedPendulum
 
 
 class Task(NamedTuple):
+    """One of the paper's tasks: its family, gymnasium id, Section 5.1 budget and schedule, and Table 2's numbers."""
     family: str
     env_id: str  # the gymnasium id we run (the paper used gym v1 ids)
     budget: int  # env steps (Section 5.1)

@@ -95,6 +95,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The CLI's entry point: returns the exit code; under MPI an unexpected error on one rank stops every rank."""
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
         return _main(argv)

@@ -38,6 +38,7 @@ def smooth(curves: np.ndarray, k: int) -> np.ndarray:
 
 
 def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta-variance", "ddpg")) -> list[str]:
+    """One panel per env of evaluation return vs env steps: per arm the mean over seeds and its bootstrap 95% CI band; returns the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,6 +107,7 @@ def figure4_panels(root: str, seed: int) -> dict:
 
 
 def draw_figure4(panels: dict, path_stem: str, n_states: int, seed: int) -> list[str]:
+    """Figure 4: all panels' states (at most n_states each) embedded jointly by t-SNE, each panel a KDE contour; returns the files written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -140,6 +142,7 @@ def draw_figure4(panels: dict, path_stem: str, n_states: int, seed: int) -> list
 
 
 def main(argv=None) -> int:
+    """The CLI (`python -m baselines_meta.plot`): draws the requested figures; returns the exit code."""
     p = argparse.ArgumentParser(prog="python -m baselines_meta.plot", description=__doc__.split("\n")[0])
     p.add_argument("root", nargs="?", default="results/runs")
     p.add_argument("--out", default="results/plots", help="directory for the PNG and SVG files")

@@ -10,6 +10,7 @@ import numpy as np
 
 
 class Run(NamedTuple):
+    """One run's evaluation curve (steps [E], mean returns [E]) with its identity, budget and whether it finished."""
     env: str
     alg: str
     seed: int
@@ -21,6 +22,7 @@ class Run(NamedTuple):
 
 
 def load_run(d: str, env: str, alg: str, seed: int) -> Optional[Run]:
+    """The run in directory d from its evaluations.csv (and config.json's budget); None when it has no evaluation yet."""
     path = os.path.join(d, "evaluations.csv")
     if not os.path.exists(path):
         return None
@@ -40,6 +42,7 @@ def load_run(d: str, env: str, alg: str, seed: int) -> Optional[Run]:
 
 
 def load_runs(root: str) -> list[Run]:
+    """Every run under root/<env>/<alg>/seed-<n>/ that has evaluations, sorted by env, alg and seed directory."""
     out = []
     if not os.path.isdir(root):
         return out

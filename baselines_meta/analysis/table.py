@@ -49,6 +49,7 @@ from baselines_meta.config import ALGS
 
 
 def fmt(m: float, s: float) -> str:
+    """'mean ± std', 2 decimals when |mean| < 100 else none; '–' when the mean is not finite."""
     if not np.isfinite(m):
         return "–"
     digits = 2 if abs(m) < 100 else 0
@@ -56,6 +57,7 @@ def fmt(m: float, s: float) -> str:
 
 
 def fmt_ci(m: float, s: float, ci: tuple[float, float]) -> str:
+    """fmt(m, s) followed by the CI '[lo, hi]' at the same precision; '–' when the mean is not finite."""
     if not np.isfinite(m):
         return "–"
     digits = 2 if abs(m) < 100 else 0
@@ -63,11 +65,13 @@ def fmt_ci(m: float, s: float, ci: tuple[float, float]) -> str:
 
 
 def paper_cell(env: str, alg: str) -> str:
+    """The paper's Table 2 entry for env and alg (meta or ddpg) as 'mean ± std', '–' when there is none."""
     t = paper.task(env)
     return fmt(*(t.table2_meta if alg == "meta" else t.table2_ddpg)) if t and alg in ("meta", "ddpg") else "–"
 
 
 def build_table(root: str, aggregate: bool = True) -> str:
+    """Sections (a)-(c) of the markdown table over the runs under root, then (d) when aggregate; exits if there are no runs."""
     runs = load_runs(root)
     if not runs:
         raise SystemExit(f"baselines_meta.table: error: no runs with evaluations under {root}")
@@ -238,6 +242,7 @@ def build_all(root: str, a) -> str:
 
 
 def main(argv=None) -> int:
+    """The CLI (`python -m baselines_meta.table`): prints the markdown table and writes it to --out when given."""
     def add_args(p):
         p.add_argument("--controls", default=None, help="root of the control arms (default: `controls` beside ROOT, "
                                                           "when it exists); 'none' to leave (e) and (f) out")

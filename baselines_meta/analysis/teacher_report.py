@@ -36,6 +36,7 @@ def _ms(x: list[float], digits: int = 0) -> str:
 
 
 def arm_rows(root: str) -> list[tuple]:
+    """(arm, run, progress.csv rows) of every run under root/<arm>/, arms sorted."""
     out = []
     for arm in sorted(os.listdir(root)):
         ad = os.path.join(root, arm)
@@ -48,6 +49,7 @@ def arm_rows(root: str) -> list[tuple]:
 
 
 def build_report(root: str) -> str:
+    """The report's markdown table: one row per task, arm and alg, statistics over seeds; exits if there are no runs."""
     rows = arm_rows(root)
     if not rows:
         raise SystemExit(f"baselines_meta.analysis.teacher_report: error: no runs under {root}")
@@ -85,6 +87,7 @@ def build_report(root: str) -> str:
 
 
 def main(argv=None) -> int:
+    """The CLI (`python -m baselines_meta.analysis.teacher_report`): prints the report and writes it to --out when given."""
     return markdown_main("python -m baselines_meta.analysis.teacher_report", __doc__, "results/teacher", build_report, argv)
 
 

@@ -48,12 +48,15 @@ class CostModel(NamedTuple):
     reduce_beta: float  # its seconds per byte
 
     def step(self, rows: float) -> float:
+        """Seconds of one fused XLA gradient step on `rows` batch rows: step0 + step_per_row * rows."""
         return self.step0 + self.step_per_row * rows
 
     def allgather(self, n: int, nbytes: float) -> float:
+        """Seconds of one Allgather of `nbytes` a rank at n ranks (recursive doubling; 0 for one rank)."""
         return 0.0 if n <= 1 else math.log2(n) * self.gather_alpha + (n - 1) * nbytes * self.gather_beta
 
     def allreduce(self, n: int, nbytes: float) -> float:
+        """Seconds of one Allreduce of `nbytes` at n ranks (Rabenseifner; 0 for one rank)."""
         return 0.0 if n <= 1 else math.log2(n) * self.reduce_alpha + 2 * (n - 1) / n * nbytes * self.reduce_beta
 
     def batches(self, n: int, k: int, batch: int, row_floats: int, clip: bool = False) -> float:
@@ -82,6 +85,7 @@ MEASURED = CostModel(step0=4.2534e-05, step_per_row=1.9480e-06, call=1.8355e-03,
 
 
 class Choice(NamedTuple):
+    """The exchange path a run takes ('batches' or 'grads') and why, for the log line."""
     path: str  # 'batches' or 'grads'
     why: str  # for the log line
 
@@ -116,6 +120,7 @@ def choose_for(cfg, learner) -> Choice:
 
 
 def describe(choice: Choice) -> str:
+    """The log line that says which path this job's ranks exchange and why."""
     return f"MPI: {mpi.size()} ranks exchange {choice.path} ({choice.why}; --mpi_exchange forces either)"
 
 

@@ -24,6 +24,7 @@ class NumpyTrunk:
             self.refresh()
 
     def arrays(self, prefix: str) -> dict:
+        """The trunk's kernels, biases and LayerNorm parameters as named arrays, for a saved policy's .npz."""
         out = {}
         for i, (k, b) in enumerate(zip(self.kernels, self.biases, strict=True)):
             out[f"{prefix}kernel_{i}"], out[f"{prefix}bias_{i}"] = k, b
@@ -33,6 +34,7 @@ class NumpyTrunk:
 
     @classmethod
     def from_arrays(cls, z, prefix: str) -> "NumpyTrunk":
+        """A trunk with no Keras layer behind it, from the arrays `arrays(prefix)` wrote (a saved policy)."""
         t = cls(None)
         n = len([k for k in z if k.startswith(f"{prefix}kernel_")])
         t.kernels = [np.asarray(z[f"{prefix}kernel_{i}"], np.float64) for i in range(n)]
@@ -42,12 +44,14 @@ class NumpyTrunk:
         return t
 
     def refresh(self) -> None:
+        """Snapshot the Keras trunk's current weights as float64 arrays."""
         t = self.trunk
         self.kernels = [d.kernel.numpy().astype(np.float64) for d in t.denses]
         self.biases = [d.bias.numpy().astype(np.float64) for d in t.denses]
         self.norms = [(n.gamma.numpy().astype(np.float64), n.beta.numpy().astype(np.float64), n.epsilon) for n in t.norms]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:  # [..., O] -> [..., H]
+        """The forward pass: x [..., O] -> features [..., H]."""
         # ufunc reductions instead of x.mean(): np.mean's Python wrapper costs more than the math at this size
         for i, (k, b) in enumerate(zip(self.kernels, self.biases, strict=True)):
             x = x @ k + b
@@ -70,19 +74,23 @@ class NumpyHead:
             self.refresh()
 
     def arrays(self, prefix: str) -> dict:
+        """The output layer's kernel and bias as named arrays, for a saved policy's .npz."""
         return {f"{prefix}out_kernel": self.k, f"{prefix}out_bias": self.b}
 
     @classmethod
     def from_arrays(cls, z, prefix: str, tanh: bool) -> "NumpyHead":
+        """A head with no Keras layer behind it, from the arrays `arrays(prefix)` wrote (a saved policy)."""
         h = cls(None, tanh)
         h.k, h.b = np.asarray(z[f"{prefix}out_kernel"], np.float64), np.asarray(z[f"{prefix}out_bias"], np.float64)
         return h
 
     def refresh(self) -> None:
+        """Snapshot the Keras Dense layer's current kernel and bias as float64 arrays."""
         self.k = self.dense.kernel.numpy().astype(np.float64)
         self.b = self.dense.bias.numpy().astype(np.float64)
 
     def __call__(self, h: np.ndarray) -> np.ndarray:
+        """h [..., H] -> y [..., A], tanh-squashed if `tanh`."""
         y = h @ self.k + self.b
         return np.tanh(y) if self.tanh else y
 
@@ -96,19 +104,23 @@ class NumpyActor:
             self.head = NumpyHead(actor.out, tanh=True)
 
     def arrays(self, prefix: str) -> dict:
+        """The trunk's and head's weights as named arrays, for a saved policy's .npz."""
         return {**self.trunk.arrays(prefix), **self.head.arrays(prefix)}
 
     @classmethod
     def from_arrays(cls, z, prefix: str) -> "NumpyActor":
+        """An actor with no Keras model behind it, from the arrays `arrays(prefix)` wrote (a saved policy)."""
         a = cls(None)
         a.trunk, a.head = NumpyTrunk.from_arrays(z, prefix), NumpyHead.from_arrays(z, prefix, tanh=True)
         return a
 
     def refresh(self) -> None:
+        """Snapshot the Keras actor's current weights (after a training call or a perturbation)."""
         self.trunk.refresh()
         self.head.refresh()
 
     def __call__(self, nobs: np.ndarray) -> np.ndarray:
+        """Normalised obs [N, O] -> unit-box actions [N, A]."""
         return self.head(self.trunk(nobs))
 
 
@@ -125,11 +137,13 @@ class NumpyNormalizer:
         self.refresh()
 
     def refresh(self) -> None:
+        """Snapshot the RunningMeanStd's current mean and std (no-op for fixed arrays or no normaliser)."""
         if self.rms is not None:
             self.mean = self.rms.mean.numpy().astype(np.float64)
             self.std = self.rms.std.numpy().astype(np.float64)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
+        """Raw obs [..., O] -> normalised and clipped obs [..., O] (float64)."""
         if self.rms is None and not self.fixed:
             return np.minimum(np.maximum(np.asarray(obs, np.float64), -self.clip), self.clip)
         return np.minimum(np.maximum((obs - self.mean) / self.std, -self.clip), self.clip)

@@ -16,10 +16,12 @@ COMM = MPI.COMM_WORLD
 
 
 def rank() -> int:
+    """This process's MPI rank (0 without mpirun)."""
     return COMM.Get_rank()
 
 
 def size() -> int:
+    """Number of MPI ranks in the job (1 without mpirun)."""
     return COMM.Get_size()
 
 
@@ -52,6 +54,7 @@ def allgather(x: np.ndarray) -> np.ndarray:
 
 
 def allreduce_sum(x: np.ndarray) -> np.ndarray:
+    """Element-wise sum over ranks of an array, as float64 (returns a new array)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     if size() == 1:
         return x.copy()

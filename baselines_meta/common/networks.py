@@ -35,6 +35,7 @@ class MLPTrunk(tf_keras.layers.Layer):
         )
 
     def call(self, x, extra=None):
+        """x [B, O] (and extra [B, E] joined at the second layer) -> features [B, H]."""
         for i, dense in enumerate(self.denses):
             if i == 1 and extra is not None:
                 x = tf.concat([x, extra], axis=-1)
@@ -55,6 +56,7 @@ class Actor(tf_keras.Model):
         self(tf.zeros([1, obs_dim]))  # build variables eagerly
 
     def call(self, obs):  # [B, O] -> [B, A]
+        """obs [B, O] -> unit-box actions [B, A]."""
         return tf.tanh(self.out(self.trunk(obs)))
 
     def perturbable_variables(self) -> list[tf.Variable]:
@@ -73,6 +75,7 @@ class Critic(tf_keras.Model):
         self(tf.zeros([1, obs_dim]), tf.zeros([1, act_dim]))
 
     def call(self, obs, action):  # [B, O], [B, A] -> [B, 1]
+        """obs [B, O], action [B, A] -> Q values [B, 1]."""
         return self.out(self.trunk(obs, extra=action))
 
     def l2_variables(self, include_output: bool = True) -> list[tf.Variable]:
@@ -122,6 +125,7 @@ class Teacher(tf_keras.Model):
         return mean, log_std
 
     def distribution(self, obs, sample_mean=None) -> tfd.Distribution:
+        """obs [B, O] -> pi_e(.|s), a batch [B] of diagonal Gaussians over A-dim actions; sample_mean as in `mean_and_log_std`."""
         mean, log_std = self.mean_and_log_std(obs, sample_mean)
         return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(log_std))
 

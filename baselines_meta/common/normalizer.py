@@ -38,9 +38,11 @@ class RunningMeanStd:
         self._publish()
 
     def np_mean(self) -> np.ndarray:
+        """The current mean [*shape] in float64, from the summed statistics."""
         return self.sum / self.count
 
     def np_std(self) -> np.ndarray:
+        """The current std [*shape] in float64: sqrt(max(var, eps))."""
         m = self.np_mean()
         return np.sqrt(np.maximum(self.sumsq / self.count - np.square(m), self.eps))
 
@@ -49,9 +51,11 @@ class RunningMeanStd:
         self.std.assign(self.np_std().astype(np.float32))
 
     def get_state(self) -> dict:
+        """The running sums and count, for the checkpoint."""
         return {"sum": self.sum.copy(), "sumsq": self.sumsq.copy(), "count": self.count}
 
     def set_state(self, state: dict) -> None:
+        """Restore the sums and count `get_state` gave and republish mean / std."""
         self.sum = np.array(state["sum"], np.float64)
         self.sumsq = np.array(state["sumsq"], np.float64)
         self.count = float(state["count"])

@@ -7,6 +7,7 @@ import numpy as np
 
 
 class Batch(NamedTuple):
+    """One minibatch of transitions, [B, ...] (or [K, B, ...] from `ReplayBuffer.sample(n_batches=K)`)."""
     obs0: np.ndarray  # [B, O] float32, raw
     actions: np.ndarray  # [B, A] float32, unit box
     rewards: np.ndarray  # [B, 1] float32, scaled
@@ -40,6 +41,7 @@ class ReplayBuffer:
         return self.size
 
     def add(self, obs0, action, reward, obs1, terminated, truncated) -> None:
+        """Add one transition at the ring position `next_idx`, overwriting the oldest when full."""
         i = self.next_idx
         self.obs0[i] = obs0
         self.actions[i] = action
@@ -69,11 +71,13 @@ class ReplayBuffer:
             self.total += k
 
     def clear(self) -> None:
+        """Forget every stored transition (the arrays are kept and overwritten later)."""
         self.next_idx = 0
         self.size = 0
         self.total = 0
 
     def get(self, idx: np.ndarray) -> Batch:
+        """The transitions at ring positions idx (any index shape), with `terminals` = terminated (| truncated if set)."""
         done = self.terminated[idx]
         if self.truncation_as_terminal:
             done = done | self.truncated[idx]

@@ -41,13 +41,16 @@ class DDPG:
         self.ref_stats = ReferenceStats(self.learner, self.policy, seeds.replay)
 
     def parts(self) -> dict:
+        """The checkpointed parts by name: learner, policy, runner and the reference batch."""
         return {"learner": self.learner, "policy": self.policy, "runner": self.runner, "ref_stats": self.ref_stats}
 
     def start(self, loop: shared.LoopState, resumed: bool) -> None:
+        """Before the first cycle: a fresh run resets the policy's noise (each rank's own perturbation of the synchronised actor)."""
         if not resumed:  # (a restored policy holds its perturbation and has refreshed its snapshot)
             self.policy.reset()  # per-rank perturbation of the now-synchronised actor
 
     def cycle(self, loop: shared.LoopState, remaining: int) -> shared.CycleResult:
+        """One baselines cycle of at most `remaining` env steps: roll out the noisy actor, store, update obs stats, train."""
         n = min(self.sch.nb_rollout_steps, remaining)
         ro = self.runner.run(n, self.policy.explore, on_episode_end=self.policy.reset)
         qs = actor_q(self.learner, ro.obs0)  # with the networks and statistics the rollout acted with
@@ -59,15 +62,19 @@ class DDPG:
         return shared.CycleResult(n, ro, qs, losses, {"actions": ro.raw_actions})
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic student for evaluation: obs [N, O] -> unit-box actions [N, A]."""
         return self.policy.greedy(obs)
 
     def q(self, obs: np.ndarray) -> np.ndarray:
+        """Q(s, mu(s)) [N] of the clean actor on obs [N, O] (eval/Q)."""
         return actor_q(self.learner, obs)
 
     def epoch_extra(self, loop: shared.LoopState) -> dict:
+        """The epoch row's reference_* statistics, normaliser means / stds and param-noise stddev (ReferenceStats)."""
         return self.ref_stats(self.buffer)
 
     def sync_variables(self) -> list:
+        """The learner's variables every MPI rank must hold identically."""
         return self.learner.sync_variables()
 
 

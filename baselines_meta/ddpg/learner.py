@@ -33,11 +33,13 @@ from baselines_meta.ddpg.param_noise import ParamNoise
 
 
 class Losses(NamedTuple):
+    """Mean critic and actor losses of one training call."""
     critic: tf.Tensor  # scalar, mean over the fused steps
     actor: tf.Tensor  # scalar
 
 
 class DDPGLearner(tf.Module):
+    """DDPG's networks, targets, Adam optimisers, normalisers, parameter noise and compiled train / evaluation calls."""
     def __init__(self, obs_dim: int, act_dim: int, cfg: DDPGConfig, seed: int = 0):
         """seed: of the parameter-noise generator (param_noise.ParamNoise), whose state is checkpointed."""
         super().__init__(name="ddpg")
@@ -54,7 +56,6 @@ class DDPGLearner(tf.Module):
 
         self.obs_rms = RunningMeanStd((obs_dim,), name="obs_rms") if cfg.normalize_observations else None
         self.ret_rms = RunningMeanStd((1,), name="ret_rms") if cfg.normalize_returns else None
-
         self.actor_opt = make_adam(cfg.actor_lr)
         self.critic_opt = make_adam(cfg.critic_lr)
         self.actor_opt.build(self.actor.trainable_variables)
@@ -63,7 +64,6 @@ class DDPGLearner(tf.Module):
         self.noise_specs = parse_noise_type(cfg.noise_type)
         spec = self.noise_specs.param
         self.param_noise = ParamNoise(spec, self.actor, obs_dim, act_dim, net, self.norm_obs, seed) if spec else None
-
         self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps")
         self._a_shapes = [tuple(v.shape) for v in self.actor.trainable_variables]
         self._c_shapes = [tuple(v.shape) for v in self.critic.trainable_variables]
@@ -83,6 +83,7 @@ class DDPGLearner(tf.Module):
 
     # ------------------------------------------------------------------ helpers (graph code)
     def norm_obs(self, obs):
+        """Normalise and clip observations [B, O] with the observation statistics (clip only when normalisation is off)."""
         return normalize(obs, self.obs_rms, self.cfg.obs_clip)
 
     def _denorm_ret(self, x):
@@ -166,11 +167,13 @@ class DDPGLearner(tf.Module):
         return out
 
     def get_state(self) -> dict:
+        """The learner's state for the checkpoint: every state variable's value and the normalisers' sums."""
         return {"vars": [v.numpy() for v in self.state_variables()],
                 "obs_rms": self.obs_rms.get_state() if self.obs_rms is not None else None,
                 "ret_rms": self.ret_rms.get_state() if self.ret_rms is not None else None}
 
     def set_state(self, st: dict) -> None:
+        """Restore the state `get_state` gave (refusing another configuration's arrays)."""
         assign_all(self.state_variables(), st["vars"])
         if self.obs_rms is not None:
             self.obs_rms.set_state(st["obs_rms"])

@@ -15,11 +15,13 @@ import numpy as np
 
 
 class NoiseSpecError(ValueError):
+    """A noise string that does not parse (unknown kind, bad number, a kind given twice)."""
     pass
 
 
 @dataclass(frozen=True)
 class ActionNoiseSpec:
+    """Additive action noise: 'normal' N(0, sigma^2) or Ornstein-Uhlenbeck 'ou' with baselines' theta and dt."""
     kind: str  # 'normal' | 'ou'
     sigma: float
     theta: float = 0.15  # OU mean reversion (baselines)
@@ -28,6 +30,7 @@ class ActionNoiseSpec:
 
 @dataclass(frozen=True)
 class ParamNoiseSpec:
+    """Adaptive parameter noise: starting stddev, target action distance, and the factor of each adaptation."""
     initial_stddev: float  # starting weight-perturbation stddev
     desired_action_stddev: float  # target distance between perturbed and clean actions
     adoption_coefficient: float = 1.01  # stddev is multiplied / divided by this at each adaptation
@@ -35,11 +38,13 @@ class ParamNoiseSpec:
 
 @dataclass(frozen=True)
 class NoiseSpecs:
+    """The parsed noise string: at most one action noise and one parameter noise (None where absent)."""
     action: Optional[ActionNoiseSpec] = None
     param: Optional[ParamNoiseSpec] = None
 
 
 def parse_noise_type(noise_type: str) -> NoiseSpecs:
+    """Parse a baselines noise string ('none', 'normal_X', 'ou_X', 'adaptive-param_X', comma-combined) into specs."""
     action, param = None, None
     parts = [p.strip() for p in str(noise_type).split(",")]
     for part in parts:
@@ -81,6 +86,7 @@ class ActionNoise:
         self.state = np.zeros(act_dim, np.float64)
 
     def __call__(self) -> np.ndarray:  # [A]
+        """One draw of noise [A] (float32); OU advances its state."""
         eps = self.rng.standard_normal(self.sigma.shape)
         if self.spec.kind == "normal":
             return (self.sigma * eps).astype(np.float32)
@@ -89,4 +95,5 @@ class ActionNoise:
         return self.state.astype(np.float32)
 
     def reset(self) -> None:
+        """Set the OU state back to 0 (at each episode end)."""
         self.state = np.zeros_like(self.state)

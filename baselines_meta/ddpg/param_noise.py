@@ -73,7 +73,9 @@ class ParamNoise(tf.Module):
         self.stddev.assign(self.stddev / c if distance > self.spec.desired_action_stddev else self.stddev * c)
 
     def current(self) -> float:
+        """The current adaptive stddev as a float."""
         return float(self.stddev.numpy())
 
     def state_variables(self) -> list[tf.Variable]:
+        """The variables a resumed run needs: the scratch actor's, the stddev and the generator's state."""
         return list(self.adaptive_actor.variables) + [self.stddev, self.tf_rng.state]

@@ -58,10 +58,12 @@ class DDPGPolicy:
         return self.perturbed
 
     def get_state(self) -> dict:
+        """The policy's state for the checkpoint: the OU noise state and this episode's perturbed actor."""
         return {"ou": self.action_noise.state.copy() if self.action_noise is not None else None,
                 "perturbed": self.perturbed.arrays("") if self.perturbed is not None else None}
 
     def set_state(self, st: dict) -> None:
+        """Restore the state `get_state` gave and snapshot the learner's current weights."""
         if self.action_noise is not None:
             self.action_noise.state = st["ou"].copy()
         if st.get("perturbed") is not None:

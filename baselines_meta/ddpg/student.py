@@ -33,6 +33,7 @@ class StudentTrainer:
         self.exchange = mpi.size() > 1 and not learner.cfg.popart and exchange == "batches"
 
     def train(self, buffer: ReplayBuffer, n_steps: int) -> list[TrainResult]:
+        """n_steps gradient steps on minibatches of buffer, in chunks of param_noise_adaption_interval; one TrainResult per call or step."""
         L, cfg = self.learner, self.learner.cfg
         bs = cfg.batch_size
         out = []
@@ -62,6 +63,7 @@ class StudentTrainer:
 
 
 def store(buffer: ReplayBuffer, ro: Rollout, reward_scale: float) -> None:
+    """Add a rollout's transitions to the replay buffer, rewards multiplied by reward_scale."""
     buffer.add_many(ro.obs0, ro.actions, ro.rewards * reward_scale, ro.obs1, ro.terminated, ro.truncated)
 
 
@@ -74,6 +76,7 @@ class ReferenceStats:
         self.batch: Optional[Batch] = None
 
     def __call__(self, buffer: ReplayBuffer) -> dict:
+        """Normaliser means / stds, reference_* statistics on the fixed batch (drawn at the first call with data) and param-noise stddev."""
         L = self.learner
         d = {}
         if L.ret_rms is not None:
@@ -103,9 +106,11 @@ class ReferenceStats:
         return d
 
     def get_state(self) -> dict:
+        """The fixed reference batch, for the checkpoint."""
         return {"batch": self.batch}
 
     def set_state(self, st: dict) -> None:
+        """Restore the reference batch `get_state` gave."""
         self.batch = st["batch"]
 
 

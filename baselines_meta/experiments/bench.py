@@ -38,10 +38,12 @@ def _quiet():
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux's ru_maxrss is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
 def bench_env(env_id: str, seconds: float, reps: int) -> list[float]:
+    """Raw env speed: env steps per second of random actions, one value per repetition of `seconds`."""
     from baselines_meta.runtime.envs import make_env
 
     env = make_env(env_id)
@@ -60,6 +62,7 @@ def bench_env(env_id: str, seconds: float, reps: int) -> list[float]:
 
 
 def bench_acting(env_id: str, seconds: float, reps: int) -> dict[str, list[float]]:
+    """Acting speed in the env loop, steps per second per repetition, of the deterministic actor and of teacher sampling."""
     import numpy as np
 
     from baselines_meta.config import DDPGConfig, TeacherConfig
@@ -89,6 +92,7 @@ def bench_acting(env_id: str, seconds: float, reps: int) -> dict[str, list[float
 
 
 class Training(NamedTuple):
+    """Training throughput of one benchmark run: steady state per epoch, and over the whole run."""
     steady: list[float]  # env steps/s of each epoch after the first (time/fps)
     whole: float  # env steps/s of the whole run: steps / total/duration of the last row
 
@@ -198,6 +202,7 @@ def figures(what: str, steps_per_s: float, raw: float, reps: int) -> dict:
 
 
 def run_env(env_id: str, a) -> dict:
+    """Every measurement for one env: the table rows, MPI rows with --mpi, memory, machine and versions."""
     raw = statistics.median(bench_env(env_id, a.seconds, a.reps))
     acting = {k: statistics.median(v) for k, v in bench_acting(env_id, a.seconds, a.reps).items()}
     res = {"env": env_id, "raw_env": raw, "rows": []}
@@ -238,6 +243,7 @@ def run_env(env_id: str, a) -> dict:
 
 
 def markdown(res: dict) -> str:
+    """The markdown report (results/bench/<env>.md) of `run_env`'s results."""
     lines = [f"# Benchmark: {res['env']}", "",
              f"{res['date']}, commit {res['git_commit']}, {res['machine']['cpus']} CPUs, {res['machine']['platform']}", "",
              "| what | env steps/s | fraction of raw env | hours per 1M steps |", "| --- | ---: | ---: | ---: |"]
@@ -258,6 +264,7 @@ def markdown(res: dict) -> str:
 
 
 def main(argv=None) -> int:
+    """The CLI (`python -m baselines_meta.bench`), also the entry point of its child processes; returns the exit code."""
     _quiet()
     p = argparse.ArgumentParser(prog="python -m baselines_meta.bench", description=__doc__.split("\n")[0])
     p.add_argument("--env", default="Hopper-v4", help="env id, or 'all' for the six paper tasks")

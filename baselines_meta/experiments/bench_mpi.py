@@ -111,6 +111,7 @@ def per_rank_rows(env_id: str, n_ranks: int, steps: int, algs=("ddpg", "meta"), 
 
 
 def per_rank_markdown(rows: list, steps: int) -> list[str]:
+    """The markdown lines of the per-rank throughput table (`per_rank_rows`' rows, whole runs of `steps` steps)."""
     lines = ["", f"Per-rank throughput, whole runs of {steps:,} env steps per worker with evaluation off "
              "(whole run: total/steps / total/duration; steady state: median time/fps of the epochs after the "
              "first, per rank), against one worker pinned to one core; medians of the runs' figures:", "",
@@ -292,6 +293,7 @@ def scaling(env_id: str, out_dir: str, steps_whole: int, child) -> dict:
 
 
 def scaling_markdown(res: dict) -> str:
+    """results/bench/mpi_scaling.md: the measurements, the fitted cost model and its predictions, from `res`."""
     m, st, c = res["model"], res["step_costs"], res["collectives_2_ranks"]
     from baselines_meta.common.exchange import row_floats
 

@@ -26,6 +26,7 @@ from baselines_meta.storage.runlock import RunLock, RunLockedError, held_for_chi
 
 
 class Job(NamedTuple):
+    """One run of the comparison: env, alg, seed and its run directory."""
     env: str
     alg: str
     seed: int
@@ -33,10 +34,12 @@ class Job(NamedTuple):
 
 
 def run_dir(out: str, env: str, alg: str, seed: int) -> str:
+    """A run's directory: <out>/<env>/<alg>/seed-<seed>."""
     return os.path.join(out, env, alg, f"seed-{seed}")
 
 
 def status(d: str) -> str:
+    """'done' (a DONE file), 'partial' (a config.json but no DONE: resumable) or 'new'."""
     if os.path.exists(os.path.join(d, "DONE")):
         return "done"
     if os.path.exists(os.path.join(d, "config.json")):
@@ -45,6 +48,7 @@ def status(d: str) -> str:
 
 
 def command(job: Job, a, extra: list[str]) -> list[str]:
+    """The command line of one job: `--resume` of a partial run, else a fresh one with `extra`; under mpiexec when --np > 1."""
     base = [sys.executable, "-m", "baselines_meta.run"]
     if status(job.dir) == "partial":
         args = ["--resume", "--log_path", job.dir, "--no-progress_bar"]
@@ -86,6 +90,7 @@ def run_job(job: Job, a, extra: list[str]) -> Optional[int]:
 
 
 def main(argv=None) -> int:
+    """The CLI (`python -m baselines_meta.compare`): runs the jobs not done yet; returns 1 if any failed, else 0."""
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = []
     if "--" in argv:

@@ -42,6 +42,7 @@ def train_snapshot(env_id: str, steps: int, seed: int, run_dir: str) -> None:
 
 
 def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> dict:
+    """Restore a snapshot and, over `trials` fresh D0s, the true effect of each and both estimators' values, with their correlations."""
     from baselines_meta.ddpg.student import store
     from baselines_meta.flags import resume_config
     from baselines_meta.meta import reward as meta_reward
@@ -105,6 +106,7 @@ def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> 
 
 
 def main(argv=None) -> int:
+    """The CLI: trains and measures each snapshot, prints a summary line per snapshot and writes the JSON to --out."""
     p = argparse.ArgumentParser(prog="python -m baselines_meta.experiments.estimator_quality", description=__doc__.split("\n")[0])
     p.add_argument("--env", default="Pendulum-v1")
     p.add_argument("--snapshots", nargs="+", type=int, default=[15000, 45000], help="env steps of the snapshots")

@@ -48,11 +48,13 @@ class StudentSnapshot:
         self.values = [v.numpy() for v in self.vars]
 
     def restore(self) -> None:
+        """Put the student back as it was when the snapshot was taken (undo the look-ahead)."""
         for v, x in zip(self.vars, self.values, strict=True):
             v.assign(x)
 
 
 class CycleSizes(NamedTuple):
+    """Env steps of one cycle's rollouts: D_pi, D0 and D1."""
     pi: int  # D_pi: the rollout of pi that gives R_pi (0 when R_pi is reused)
     d0: int
     d1: int
@@ -91,6 +93,7 @@ class MetaParts(NamedTuple):
     diag: TeacherDiagnostics
 
     def checkpointed(self) -> dict:
+        """The parts the checkpoint holds by name (B is tracked apart, and D0 is refilled every cycle)."""
         return {"learner": self.learner, "teacher": self.teacher, "runner0": self.runner0, "runner_pi": self.runner_pi,
                 "runner1": self.runner1, "ref_stats": self.ref_stats, "shaper": self.shaper, "diag": self.diag}
 
@@ -202,25 +205,31 @@ class Meta:
         self.m = build(cfg, seeds, envs, logger, track_replay)
 
     def parts(self) -> dict:
+        """The checkpointed parts by name (MetaParts.checkpointed)."""
         return self.m.checkpointed()
 
     def start(self, loop: LoopState, resumed: bool) -> None:
+        """Before the first cycle: snapshot the (possibly restored) student and teacher networks and normaliser."""
         self.m.student.refresh()  # numpy snapshots of the (restored) networks and normaliser
         self.m.explorer.refresh()
 
     def cycle(self, loop: LoopState, remaining: int) -> CycleResult:
+        """One cycle of Algorithm 1 of at most `remaining` env steps (run_cycle), R_pi measured unless it is reused."""
         sch = self.sch
         first = loop.extra["r_pi"] is None  # 'previous' measures R_pi only when there is none
         sizes = cycle_sizes(remaining, self.cfg.pi_steps(first), sch.nb_explore_steps, sch.nb_eval_steps)
         return run_cycle(self.m, self.cfg, self.seeds.meta, loop, sizes)
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic student for evaluation: obs [N, O] -> unit-box actions [N, A]."""
         return self.m.student.greedy(obs)
 
     def q(self, obs: np.ndarray) -> np.ndarray:
+        """Q(s, mu(s)) [N] of the student's clean actor on obs [N, O] (eval/Q)."""
         return actor_q(self.m.learner, obs)
 
     def epoch_extra(self, loop: LoopState) -> dict:
+        """The epoch row's meta, teacher, return and reference statistics; starts the next epoch's collection."""
         m, ex = self.m, loop.extra
         out = {k: (float(np.mean(v)) if len(v) else float("nan")) for k, v in ex["meta"].items()}
         out.update(meta_reward.summary(ex["meta"]["meta/reward"]))
@@ -237,10 +246,12 @@ class Meta:
         return out
 
     def sync_variables(self) -> list:
+        """The student's and teacher's variables every MPI rank must hold identically."""
         return self.m.learner.sync_variables() + self.m.teacher.sync_variables()
 
 
 def learn(ctx: RunContext) -> RunOutcome:
+    """Train meta (Algorithm 1) for ctx's budget (every MPI rank calls it)."""
     if ctx.cfg.schedule.meta_reward == "step":
         ctx.logger.info("warning: --meta_reward step (mean reward per step) ignores falls: on tasks with a per-step "
                         "alive bonus it barely changes with the policy; the default 'return' does not")

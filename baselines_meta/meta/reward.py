@@ -46,6 +46,7 @@ class MetaRewardShaper:
         self.recent: collections.deque = collections.deque(maxlen=max(1, window))
 
     def __call__(self, delta: float) -> float:
+        """Add Delta to the window and return what the teacher's update gets (standardised, raw, or sign-flipped under the placebo)."""
         self.recent.append(float(delta))
         if self.norm == "window":
             x = np.asarray(self.recent, np.float64)
@@ -60,9 +61,11 @@ class MetaRewardShaper:
         return float(out)
 
     def get_state(self) -> dict:
+        """The window of recent Deltas, for the checkpoint."""
         return {"recent": list(self.recent)}
 
     def set_state(self, st: dict) -> None:
+        """Restore the window `get_state` gave."""
         self.recent.clear()
         self.recent.extend(st["recent"])
 

@@ -44,6 +44,7 @@ class Sampled(NamedTuple):
 
 
 class TeacherStats(NamedTuple):
+    """The teacher's statistics on one D0 (teacher/* of the epoch row); all scalars."""
     loss: tf.Tensor  # scalar: -R * sum_t log pi_e(a_t|s_t) before the last step
     entropy: tf.Tensor  # mean entropy of pi_e(.|s) over D0's states
     log_std_mean: tf.Tensor
@@ -172,15 +173,19 @@ class TeacherLearner(tf.Module):
         return first
 
     def sync_variables(self) -> list[tf.Variable]:
+        """The teacher's own parameters theta_e, which every MPI rank must hold identically."""
         return self.net.own_variables()
 
     def state_variables(self) -> list[tf.Variable]:
+        """Every TF variable a resumed run needs: theta_e, the Adam slots and the step counter."""
         return self.net.own_variables() + list(self.opt.variables) + [self.teacher_steps]
 
     def get_state(self) -> dict:
+        """The teacher's state for the checkpoint: every state variable's value."""
         return {"vars": [v.numpy() for v in self.state_variables()]}
 
     def set_state(self, st: dict) -> None:
+        """Restore the state `get_state` gave."""
         assign_all(self.state_variables(), st["vars"])
 
 
@@ -253,17 +258,20 @@ class TeacherPolicy:
         self.lo, self.hi = tl.cfg.log_std_min, tl.cfg.log_std_max
 
     def refresh(self) -> None:
+        """Snapshot the teacher's current weights and the observation normaliser."""
         self.norm.refresh()
         self.mean.refresh()
         self.log_std_trunk.refresh()
         self.log_std_head.refresh()
 
     def mean_and_log_std(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """obs [T, O] -> the Gaussian's mean [T, A] and log-std [T, A], the log-std squashed into its bounds."""
         nobs = self.norm(obs)
         raw = self.log_std_head(self.log_std_trunk(nobs))
         return self.mean(nobs), self.lo + 0.5 * (self.hi - self.lo) * (raw + 1.0)
 
     def sample(self, obs: np.ndarray) -> np.ndarray:
+        """obs [T, O] -> raw Gaussian actions [T, A] (float32, not clipped: the env runner clips them)."""
         mean, log_std = self.mean_and_log_std(obs)
         return (mean + np.exp(log_std) * self.rng.standard_normal(mean.shape)).astype(np.float32)
 
@@ -294,6 +302,7 @@ class TeacherDiagnostics:
             self.states = np.array(obs, np.float32)
 
     def __call__(self) -> dict:
+        """teacher/drift and teacher/kl_init for the epoch row (kl_init NaN until a batch of states was seen)."""
         drift = math.sqrt(sum(float(np.sum(np.square(v.numpy().astype(np.float64) - v0)))
                               for v, v0 in zip(self.tl.net.own_variables(), self.init_vars, strict=True)))
         out = {"teacher/drift": drift, "teacher/kl_init": float("nan")}
@@ -309,10 +318,12 @@ class TeacherDiagnostics:
         return out
 
     def get_state(self) -> dict:
+        """The initial parameters, the fixed states and the initial snapshot, for the checkpoint."""
         return {"init_vars": self.init_vars, "states": self.states, "mean": self.init.mean.arrays(""),
                 "trunk": self.init.log_std_trunk.arrays(""), "head": self.init.log_std_head.arrays("")}
 
     def set_state(self, st: dict) -> None:
+        """Restore the state `get_state` gave."""
         self.init_vars = [np.array(v) for v in st["init_vars"]]
         self.states = st["states"]
         self.init.mean = NumpyActor.from_arrays(st["mean"], "")

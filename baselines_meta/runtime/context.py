@@ -118,6 +118,7 @@ class RunContext:
                 "rngs": self.seeds.get_state(), "logger": self.logger.get_state()}
 
     def close(self) -> None:
+        """End the run: restore the signal handlers, close the envs, the logger and the run directory."""
         self.saver.restore_signal_handlers()
         self.envs.close()
         self.logger.close()

@@ -62,10 +62,12 @@ class ActionScaler:
         self.high = np.asarray(high, np.float32)
 
     def __call__(self, unit_action: np.ndarray) -> np.ndarray:
+        """Unit-box actions [..., A] -> env actions [..., A] in [low, high] (float32)."""
         return self.low + (np.asarray(unit_action, np.float32) + 1.0) * 0.5 * (self.high - self.low)
 
 
 class Rollout(NamedTuple):
+    """n steps of one env: transitions [T, ...], terminated and truncated apart, and the episodes that finished."""
     obs0: np.ndarray  # [T, O]
     actions: np.ndarray  # [T, A] unit box, as executed (clipped)
     rewards: np.ndarray  # [T] raw env rewards
@@ -92,9 +94,11 @@ class StateRecorder:
         self.current: list[np.ndarray] = []
 
     def add(self, obs: np.ndarray) -> None:
+        """Add one observation [O] to the episode in progress."""
         self.current.append(obs)
 
     def end_episode(self) -> None:
+        """Close the episode in progress: keep it among the first n or the last n (no-op if it has no states)."""
         if not self.current:
             return
         ep = np.stack(self.current)
@@ -115,9 +119,11 @@ class StateRecorder:
         return out
 
     def get_state(self) -> dict:
+        """The recorder's episodes and counter, for the checkpoint."""
         return {"count": self.count, "first": list(self.first), "last": list(self.last), "current": list(self.current)}
 
     def set_state(self, st: dict) -> None:
+        """Restore the state `get_state` gave."""
         self.count, self.first, self.current = st["count"], list(st["first"]), list(st["current"])
         self.last = collections.deque(st["last"], maxlen=self.n)
 
@@ -195,10 +201,12 @@ class EnvRunner:
         return Rollout(obs0, np.clip(raw, -1.0, 1.0), rewards, obs1, term, trunc, raw, rets, lens)
 
     def get_state(self) -> dict:
+        """The episode in progress (env state, observation, return, length) and the recorder, for the checkpoint."""
         return {"env": get_env_state(self.env), "obs": self.obs.copy(), "ep_return": self.ep_return, "ep_length": self.ep_length,
                 "recorder": self.recorder.get_state() if self.recorder is not None else None}
 
     def set_state(self, st: dict) -> None:
+        """Restore the state `get_state` gave, so the episode in progress continues exactly."""
         set_env_state(self.env, st["env"])
         self.obs = st["obs"].copy()
         self.ep_return, self.ep_length = st["ep_return"], st["ep_length"]
@@ -247,6 +255,7 @@ def get_env_state(env) -> dict:
 
 
 def set_env_state(env, st: dict) -> None:
+    """Put back the state `get_env_state` gave: the env's RNG, time-limit counter and physics (or plain attributes)."""
     u = env.unwrapped
     if st["np_random"] is not None:
         u.np_random.bit_generator.state = st["np_random"]
@@ -298,5 +307,6 @@ class EnvFactory:
             os.replace(path + ".tmp.npz", path)
 
     def close(self) -> None:
+        """Close every monitor file of the run's envs."""
         for m in self.monitors:
             m.close()

@@ -47,6 +47,7 @@ class EvalWriter:
 
 
 class EvalResult(NamedTuple):
+    """One evaluation: every episode's return (all ranks), eval/Q and eval/return_history."""
     returns: list  # every evaluation episode's return, all ranks
     q: float  # eval/Q: mean Q(s, mu(s)) over the states the evaluation visited (baselines' eval_qs)
     return_history: float  # eval/return_history: mean of the last 100 evaluation returns (baselines)
@@ -84,6 +85,7 @@ class Evaluator:
                 logger.point(self.TB_TAG, _mean(returns), steps)
 
     def due(self, steps: int) -> bool:
+        """Whether an evaluation is due at `steps` env steps (never when there are no evaluation episodes)."""
         return self.n_total > 0 and steps >= self.next_at
 
     def run(self, steps: int, act: Callable[[np.ndarray], np.ndarray],
@@ -105,9 +107,11 @@ class Evaluator:
         return EvalResult(allr, q, float(np.mean(self.history)) if self.history else float("nan"))
 
     def get_state(self) -> dict:
+        """The evaluation env's state, the next trigger and the return history, for the checkpoint."""
         return {"env": get_env_state(self.env), "next_at": self.next_at, "history": list(self.history)}
 
     def set_state(self, st: dict) -> None:
+        """Restore the state `get_state` gave."""
         set_env_state(self.env, st["env"])
         self.next_at = st["next_at"]
         self.history.extend(st.get("history", []))

@@ -33,12 +33,14 @@ class RunOutcome(NamedTuple):
 
 
 class TrainResult(NamedTuple):
+    """Losses of one student training call or step, and the param-noise distance when it adapted then."""
     critic_loss: float
     actor_loss: float
     distance: Optional[float]  # param-noise distance if it was adapted in this call
 
 
 class CycleResult(NamedTuple):
+    """What one cycle of an algorithm hands back to the loop."""
     steps: int  # env steps of the cycle, every rollout counted
     explore: Optional[Rollout]  # the exploring rollout, for rollout/* (ddpg: the noisy actor's; meta: the teacher's D0)
     qs: np.ndarray  # [T] Q(s, mu(s)) on its states with the networks it acted with (rollout/Q_mean)
@@ -95,6 +97,7 @@ def restore(parts: dict, state: dict) -> LoopState:
 
 
 def snapshot(parts: dict, loop: LoopState) -> dict:
+    """The checkpoint's state: every part's `get_state` by name, plus the loop state under 'loop'."""
     return {**{name: part.get_state() for name, part in parts.items()}, "loop": loop}
 
 

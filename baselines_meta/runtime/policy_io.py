@@ -17,6 +17,7 @@ from baselines_meta.storage import faults
 
 
 class PolicyFileError(ValueError):
+    """A policy file that cannot be read, or a --play / --video set-up that cannot run (no headless rendering, no imageio-ffmpeg)."""
     pass
 
 
@@ -63,6 +64,7 @@ class SavedPolicy:
         self.teacher_arrays = [z[k] for k in sorted((k for k in z if k.startswith("teacher/")), key=lambda k: int(k.split("/")[1]))]
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic actor: raw obs [..., O] -> unit-box actions [..., A] (float32)."""
         return self.actor(self.norm(np.asarray(obs, np.float64))).astype(np.float32)
 
 

@@ -54,6 +54,7 @@ class Saver:
                 pass
 
     def restore_signal_handlers(self) -> None:
+        """Put back the SIGINT / SIGTERM handlers that `install_signal_handlers` replaced."""
         for sig, h in self._old_handlers.items():
             signal.signal(sig, h)
         self._old_handlers = {}

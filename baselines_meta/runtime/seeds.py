@@ -25,11 +25,14 @@ class Seeds:
         self.meta = np.random.default_rng(self._seq["meta"])
 
     def env_seed(self, purpose: str) -> int:
+        """The seed of `purpose`'s own stream (an env's reset seed, or a learner's generator)."""
         return int(self._seq[purpose].generate_state(1)[0])
 
     def get_state(self) -> dict:
+        """The four numpy Generators' states, for the checkpoint."""
         return {n: getattr(self, n).bit_generator.state for n in RNG_NAMES}
 
     def set_state(self, st: dict) -> None:
+        """Restore the Generators' states `get_state` gave."""
         for n in RNG_NAMES:
             getattr(self, n).bit_generator.state = st[n]

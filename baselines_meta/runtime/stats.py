@@ -30,12 +30,14 @@ class EpochStats:
     eval: Optional["EvalResult"] = None  # the epoch's last evaluation
 
     def add_rollout(self, ro: Rollout, qs: np.ndarray) -> None:
+        """Add a rollout's finished episodes, actions [T, A] and Q(s, mu(s)) [T] to the epoch."""
         self.episode_returns += ro.episode_returns
         self.episode_lengths += ro.episode_lengths
         self.actions.append(ro.actions)
         self.qs.append(np.asarray(qs))
 
     def add_losses(self, critic: float, actor: float, distance: Optional[float]) -> None:
+        """Add one training result's losses, and the param-noise distance when it adapted."""
         self.critic_losses.append(critic)
         self.actor_losses.append(actor)
         if distance is not None:
@@ -112,6 +114,7 @@ class ProgressBar:
         self.t0 = time.time()
 
     def update(self, steps: int, note: str = "") -> None:
+        """Redraw the bar at `steps` env steps with the elapsed time, an ETA and `note` (no-op when disabled)."""
         if not self.enabled:
             return
         frac = min(1.0, steps / max(self.total, 1))

@@ -166,9 +166,11 @@ class ReplayLog:
         self.saved = 0  # rows [0, saved) are on disk (or no longer needed)
 
     def segments(self) -> list[tuple[int, int, str]]:
+        """(start, stop, path) of every segment in the log's directory, by start."""
         return list_segments(self.dir)
 
     def save(self) -> dict:
+        """Write the rows added since the last save as one segment; returns the meta {'total', 'first'} for the checkpoint."""
         b = self.buffer
         start = max(self.saved, b.total - b.size)  # rows overwritten in the ring since the last save are not needed
         if b.total > start:
@@ -195,6 +197,7 @@ class ReplayLog:
                     os.remove(path)
 
     def restore(self, meta: dict) -> None:
+        """Read rows [first, total) of `meta` back into the (empty) buffer, deleting segments and .tmp files of writes that never landed."""
         b = self.buffer
         total = int(meta["total"])
         for start, _, path in self.segments():
@@ -221,6 +224,7 @@ class Resume(NamedTuple):
     sizes: dict  # file name -> bytes
 
     def size_of(self, path: str) -> Optional[int]:
+        """The byte length of `path`'s log file at the checkpoint (by base name), or None if it had none."""
         return self.sizes.get(os.path.basename(path))
 
 

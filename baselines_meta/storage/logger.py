@@ -54,6 +54,7 @@ class TableOutput:
         self.f, self.own = f, own
 
     def write(self, kvs: dict, step: int) -> None:
+        """Write one dump's key | value table, keys sorted, keys and values cut to 30 characters."""
         rows = [(_trunc(k), _trunc(_fmt(v))) for k, v in sorted(kvs.items())]
         if not rows:
             return
@@ -65,6 +66,7 @@ class TableOutput:
         self.f.flush()
 
     def close(self) -> None:
+        """Close the file if this output opened it (not stdout)."""
         if self.own:
             self.f.close()
 
@@ -86,6 +88,7 @@ class CSVOutput:
             self._rewrite()
 
     def write(self, kvs: dict, step: int) -> None:
+        """Append one row; when it brings new keys, rewrite the whole file with the wider header."""
         faults.point("progress")
         new = [k for k in sorted(kvs) if k not in self.keys]
         if new:
@@ -109,19 +112,23 @@ class CSVOutput:
             os.replace(tmp, self.path)
 
     def close(self) -> None:
+        """Nothing to close: every write opens and closes the file."""
         pass
 
 
 class JSONOutput:
+    """progress.json: one JSON object per dump and line, non-finite floats written as null."""
     def __init__(self, path: str):
         self.f = open(path, "a")
 
     def write(self, kvs: dict, step: int) -> None:
+        """Append one dump as a JSON line (NaN and inf become null)."""
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in kvs.items()}
         self.f.write(json.dumps(clean) + "\n")
         self.f.flush()
 
     def close(self) -> None:
+        """Close progress.json."""
         self.f.close()
 
 
@@ -161,13 +168,16 @@ class TensorBoardOutput:
                     tf.summary.scalar(k, float(v), step=step)
 
     def write(self, kvs: dict, step: int) -> None:
+        """Write one dump's finite numbers as scalars at `step` and flush."""
         self._scalars(kvs, step)
         self._writer.flush()
 
     def point(self, tag: str, value: float, step: int) -> None:
+        """One lone scalar `tag` at `step`."""
         self.write({tag: value}, step)
 
     def close(self) -> None:
+        """Close the writer, opening it first when restored history is still unwritten."""
         if self._writer is not None or self._history:  # a resumed run that ends at once still gets its history
             self._open().close()
 
@@ -220,12 +230,15 @@ class Logger:
         self._stdout = stdout
 
     def get_state(self) -> dict:
+        """The steps and rows dumped so far, for the checkpoint (a resumed run rewrites progress.csv and tb/ from them)."""
         return {"steps": list(self.steps), "rows": [dict(r) for r in self.rows]}
 
     def record_dict(self, d: dict) -> None:
+        """Add key-value pairs to the row the next dump writes."""
         self.kvs.update(d)
 
     def dump(self, step: int) -> dict:
+        """Write the recorded row to every output at `step`, keep it, and start a new row; returns the row written."""
         kvs, self.kvs = self.kvs, {}
         self.steps.append(step)
         self.rows.append(dict(kvs))
@@ -252,6 +265,7 @@ class Logger:
                 self._log_file.flush()
 
     def close(self) -> None:
+        """Close every output (errors on close are ignored: every write was flushed and reported its own)."""
         for o in self.outputs:
             with contextlib.suppress(OSError):  # every write was flushed and reported its own failure
                 o.close()
@@ -270,5 +284,6 @@ class NullLogger(Logger):
         super().__init__(None, [])
 
     def dump(self, step: int) -> dict:
+        """Drop the recorded row; returns it."""
         kvs, self.kvs = self.kvs, {}
         return kvs

@@ -12,6 +12,7 @@ from baselines_meta.storage import faults
 
 
 def monitor_path(log_dir: str, rank: int, tag: str = "") -> str:
+    """<log_dir>/<rank>[.<tag>].monitor.csv: the monitor file of one of a rank's envs."""
     return os.path.join(log_dir, f"{rank}{'.' + tag if tag else ''}.monitor.csv")
 
 
@@ -35,10 +36,12 @@ class Monitor:
             self.f.write("r,l,t\n")
 
     def episode(self, ret: float, length: int) -> None:
+        """Append one finished episode's row: return, length, seconds since t_start."""
         with faults.writing(self.path):
             faults.point("monitor")
             self.f.write(f"{ret:.6g},{length},{time.time() - self.t_start:.6f}\n")
 
     def close(self) -> None:
+        """Close the file (errors ignored: every line was flushed and reported its own failure)."""
         with contextlib.suppress(OSError):  # line-buffered: every line was flushed and reported its own failure
             self.f.close()

@@ -17,6 +17,7 @@ from baselines_meta.storage.runlock import RunLock, RunLockedError
 
 
 class RunDirError(ValueError):
+    """A run directory that cannot be used as asked (not a directory, not writable, locked, already holding a run, nothing to resume)."""
     pass
 
 
@@ -24,6 +25,7 @@ LOG_FILES = ("progress.csv", "progress.json", "log.txt", "evaluations.csv")
 
 
 def default_log_dir(cfg: RunConfig) -> str:
+    """The run directory: --log_path, else $OPENAI_LOGDIR, else logs/<env>-<alg>-seed<seed>-<time>."""
     if cfg.log_path:
         return cfg.log_path
     if os.environ.get("OPENAI_LOGDIR"):
@@ -106,6 +108,7 @@ def write_json(path: str, d: dict) -> None:
 
 
 def package_versions() -> dict:
+    """Versions of Python and the packages a run depends on (None where one is not installed), for config.json."""
     import importlib.metadata as md
 
     out = {"python": sys.version.split()[0]}
@@ -118,6 +121,7 @@ def package_versions() -> dict:
 
 
 def git_commit() -> Optional[str]:
+    """The git commit of this checkout, with '-dirty' when tracked files changed; None outside git or on failure."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
@@ -191,5 +195,6 @@ class RunDir:
         return f"budget extended from {old} to {budget} steps"
 
     def close(self) -> None:
+        """Release the run directory's lock if this rank holds it."""
         if self.lock is not None:
             self.lock.release()

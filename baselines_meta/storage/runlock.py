@@ -45,6 +45,7 @@ class RunLock:
         self.inherited = False  # running under the launcher's lock (see the module docstring)
 
     def acquire(self) -> "RunLock":
+        """Take the lock (or run under the launcher's, when it holds it for us) and write our host and PID in the file."""
         os.makedirs(self.directory, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -70,6 +71,7 @@ class RunLock:
         return bool(pid) and directory == os.path.realpath(self.directory) and holder == f"{socket.gethostname()} {pid}"
 
     def release(self) -> None:
+        """Drop the lock if held: clear the holder line and close the file descriptor."""
         if self.fd is not None:
             fd, self.fd = self.fd, None
             try:
