@@ -88,6 +88,10 @@ def train(config: Optional[RunConfig] = None, *, overwrite: bool = False, resume
         raise TypeError("train() takes a RunConfig or flag-named overrides, not both")
     cfg = config if config is not None else make_config(**overrides)
     t0 = time.time()
+    if cfg.alg != "ddpg" and cfg.schedule.teacher_start == "student":
+        from baselines_meta.runtime.branching import check_restorable
+
+        check_restorable(cfg.env_id)  # before the run directory is touched (EnvError: one line, exit 2)
     quiet_tf()
     from baselines_meta.runtime.context import RunContext
     from baselines_meta.storage.faults import WriteError

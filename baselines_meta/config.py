@@ -128,6 +128,11 @@ class ScheduleConfig:
         "window", "window: standardise the meta reward by the mean / std of the last nb_epoch_cycles ones (our "
                   "choice; the first one of a run, alone in its window, gives its sign); none: the paper's raw form",
         preset=True)
+    teacher_start: Literal["reset", "student"] = opt(
+        "reset", "where the teacher's D0 episodes start: reset: from the env's resets (Algorithm 1); student: each from "
+                 "a state of this cycle's R_pi rollout of the student (under --meta_baseline previous: the last D1), at "
+                 "a step drawn uniformly, restored exactly; an episode still running when D0 is full is cut (stored as "
+                 "truncated)")
     meta_reward_placebo: bool = opt(False, "control: the teacher gets its (standardised) meta reward times a random "
                                            "sign")
     lookahead: Literal["inplace", "copy"] = opt(

@@ -33,6 +33,7 @@ from baselines_meta.ddpg.student import ReferenceStats, StudentTrainer, actor_q,
 from baselines_meta.meta import reward as meta_reward
 from baselines_meta.meta.teacher import TeacherDiagnostics, TeacherLearner, TeacherPolicy
 from baselines_meta.runtime import loop as shared
+from baselines_meta.runtime.branching import Tape, run_branched
 from baselines_meta.runtime.context import RunContext
 from baselines_meta.runtime.envs import EnvFactory, EnvRunner, Rollout
 from baselines_meta.runtime.loop import CycleResult, LoopState, RunOutcome
@@ -72,7 +73,28 @@ META_KEYS = ("meta/reward", "meta/reward_used", "meta/R_pi", "meta/R_pi_prime", 
 
 
 def _fresh_epoch_extra(r_pi: Optional[float] = None) -> dict:
-    return {"meta": {k: [] for k in META_KEYS}, "explore_returns": [], "look_returns": [], "pi_returns": [], "r_pi": r_pi}
+    """The per-epoch statistics a meta epoch collects (and R_pi, which crosses epochs under 'previous')."""
+    return {"meta": {k: [] for k in META_KEYS}, "explore_returns": [], "look_returns": [], "pi_returns": [], "r_pi": r_pi,
+            "start_depths": []}
+
+
+class BranchStarts:
+    """--teacher_start student: the tape of the student's rollout the next D0 branches from (runtime.branching). It
+    crosses a cycle boundary only under --meta_baseline previous (the last D1's), so only then is it checkpointed."""
+
+    def __init__(self, across_cycles: bool):
+        self.tape: Optional[Tape] = None
+        self.across_cycles = across_cycles
+
+    def get_state(self) -> dict:
+        """The tape for the checkpoint, when the next cycle needs it."""
+        return {"tape": self.tape.get_state() if self.across_cycles and self.tape is not None else None}
+
+    def set_state(self, st: dict) -> None:
+        """Restore the tape `get_state` gave."""
+        if st.get("tape") is not None:
+            self.tape = Tape()
+            self.tape.set_state(st["tape"])
 
 
 class MetaParts(NamedTuple):
@@ -91,11 +113,13 @@ class MetaParts(NamedTuple):
     ref_stats: ReferenceStats
     shaper: meta_reward.MetaRewardShaper
     diag: TeacherDiagnostics
+    starts: BranchStarts  # --teacher_start student
 
     def checkpointed(self) -> dict:
         """The parts the checkpoint holds by name (B is tracked apart, and D0 is refilled every cycle)."""
         return {"learner": self.learner, "teacher": self.teacher, "runner0": self.runner0, "runner_pi": self.runner_pi,
-                "runner1": self.runner1, "ref_stats": self.ref_stats, "shaper": self.shaper, "diag": self.diag}
+                "runner1": self.runner1, "ref_stats": self.ref_stats, "shaper": self.shaper, "diag": self.diag,
+                "starts": self.starts}
 
 
 def build(cfg: RunConfig, seeds: Seeds, envs: EnvFactory, logger, track_replay: Callable[[ReplayBuffer], None]) -> MetaParts:
@@ -121,21 +145,22 @@ def build(cfg: RunConfig, seeds: Seeds, envs: EnvFactory, logger, track_replay: 
         buffer, ReplayBuffer(sch.nb_explore_steps, O, A, dc.truncation_as_terminal),
         StudentTrainer(learner, seeds.replay, exchange=choice.path), ReferenceStats(learner, student, seeds.replay),
         meta_reward.MetaRewardShaper(sch.meta_reward_norm, sch.nb_epoch_cycles, sch.meta_reward_placebo, seeds.meta),
-        TeacherDiagnostics(teacher))
+        TeacherDiagnostics(teacher), BranchStarts(sch.meta_baseline == "previous"))
 
 
-def measure(runner: EnvRunner, policy: DDPGPolicy, n: int, seed: Optional[int], mode: str) -> tuple[Rollout, float]:
+def measure(runner: EnvRunner, policy: DDPGPolicy, n: int, seed: Optional[int], mode: str,
+            tape: Optional[Tape] = None) -> tuple[Rollout, float]:
     """R of the deterministic student: n steps from fresh resets (seeds seed, seed + 1, ...), or continuing the
-    runner's episode in progress when seed is None (--rollout_starts continue)."""
-    ro = runner.run(n, policy.greedy, start_seed=seed)
+    runner's episode in progress when seed is None (--rollout_starts continue); tape records its states."""
+    ro = runner.run(n, policy.greedy, start_seed=seed, tape=tape)
     return ro, meta_reward.policy_return(ro, mode)
 
 
-def run_cycle(m: MetaParts, cfg: RunConfig, meta_rng: np.random.Generator, loop: LoopState,
-              sizes: CycleSizes) -> CycleResult:
-    """One cycle of Algorithm 1 (module docstring); loop.extra collects the epoch's meta statistics. meta_rng: the
-    reset seeds of the rollouts behind R_pi and R_pi'."""
+def run_cycle(m: MetaParts, cfg: RunConfig, seeds: Seeds, loop: LoopState, sizes: CycleSizes) -> CycleResult:
+    """One cycle of Algorithm 1 (module docstring); loop.extra collects the epoch's meta statistics. seeds.meta: the
+    reset seeds of the rollouts behind R_pi and R_pi'; seeds.branch: the steps D0 branches from (--teacher_start)."""
     sch, dc, ex = cfg.schedule, cfg.ddpg, loop.extra
+    meta_rng, branching = seeds.meta, sch.teacher_start == "student"
     L, T = m.learner, m.teacher
     if sch.rollout_starts == "reset":
         seed = meta_reward.start_seed(meta_rng)
@@ -146,11 +171,19 @@ def run_cycle(m: MetaParts, cfg: RunConfig, meta_rng: np.random.Generator, loop:
     # 0. R_pi: pi from fresh resets (Algorithm 1 line 10 of the previous cycle; lines 2-3 in the first)
     ro_pi = None
     if sizes.pi > 0:
-        ro_pi, r_pi = measure(m.runner_pi, m.student, sizes.pi, seed, sch.meta_reward)
+        tape = Tape() if branching else None
+        ro_pi, r_pi = measure(m.runner_pi, m.student, sizes.pi, seed, sch.meta_reward, tape)
+        if tape is not None:
+            m.starts.tape = tape
         ex["pi_returns"] += ro_pi.episode_returns
         ex["r_pi"] = r_pi if sizes.pi == sch.nb_eval_steps else None
     # 1. D0 from the teacher
-    ro0 = m.runner0.run(sizes.d0, m.explorer.sample) if sizes.d0 > 0 else None
+    ro0 = None
+    if sizes.d0 > 0 and branching:  # from states of the student's own rollout
+        ro0, depths = run_branched(m.runner0, sizes.d0, m.explorer.sample, m.starts.tape, seeds.branch)
+        ex.setdefault("start_depths", []).extend(depths)
+    elif sizes.d0 > 0:
+        ro0 = m.runner0.run(sizes.d0, m.explorer.sample)
     # how D0 was drawn (means, log-densities), before the look-ahead moves the variance teacher's mean
     sampled = m.explorer.density(ro0.obs0, ro0.raw_actions) if ro0 is not None else None
     qs = actor_q(L, ro0.obs0) if ro0 is not None else np.zeros(0)  # the student's Q(s, mu(s)) before this cycle
@@ -167,7 +200,10 @@ def run_cycle(m: MetaParts, cfg: RunConfig, meta_rng: np.random.Generator, loop:
         losses += m.trainer.train(m.d0, sch.nb_train_steps)
         m.student.refresh()
         # 3. D1 from the deterministic pi', from the same resets as D_pi
-        ro1, r_pi_prime = measure(m.runner1, m.student, sizes.d1, seed1, sch.meta_reward)
+        tape1 = Tape() if branching and sch.meta_baseline == "previous" else None  # the next D0 branches from D1
+        ro1, r_pi_prime = measure(m.runner1, m.student, sizes.d1, seed1, sch.meta_reward, tape1)
+        if tape1 is not None:
+            m.starts.tape = tape1
         ex["look_returns"] += ro1.episode_returns
         r_pi = ex["r_pi"]
         if sizes.d1 == sch.nb_eval_steps and r_pi is not None:
@@ -218,7 +254,7 @@ class Meta:
         sch = self.sch
         first = loop.extra["r_pi"] is None  # 'previous' measures R_pi only when there is none
         sizes = cycle_sizes(remaining, self.cfg.pi_steps(first), sch.nb_explore_steps, sch.nb_eval_steps)
-        return run_cycle(self.m, self.cfg, self.seeds.meta, loop, sizes)
+        return run_cycle(self.m, self.cfg, self.seeds, loop, sizes)
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """The deterministic student for evaluation: obs [N, O] -> unit-box actions [N, A]."""
@@ -233,6 +269,8 @@ class Meta:
         m, ex = self.m, loop.extra
         out = {k: (float(np.mean(v)) if len(v) else float("nan")) for k, v in ex["meta"].items()}
         out.update(meta_reward.summary(ex["meta"]["meta/reward"]))
+        depths = ex.get("start_depths", [])
+        out["teacher/start_depth"] = float(np.mean(depths)) if depths else (0.0 if self.sch.teacher_start == "reset" else float("nan"))
         same = meta_reward.all_equal(ex["meta"]["meta/reward"])
         if same is not None:
             self.logger.info(f"warning: epoch {loop.epoch + 1}: all {len(ex['meta']['meta/reward'])} meta rewards "

@@ -154,12 +154,17 @@ class EnvRunner:
             self.recorder.end_episode()
 
     def run(self, n: int, act: ActFn, on_episode_end: Optional[Callable[[], None]] = None,
-            start_seed: Optional[int] = None) -> Rollout:
+            start_seed: Optional[int] = None, tape=None, stop_at_end: bool = False) -> Rollout:
         """n steps of `act`; the episode in progress continues from the last call, unless start_seed is given: then
         the rollout starts from env.reset(seed=start_seed) and its k-th later episode from seed start_seed + k, so
-        two rollouts with the same start_seed meet the same start states (common random numbers)."""
+        two rollouts with the same start_seed meet the same start states (common random numbers).
+
+        tape (runtime.branching.Tape): records what it needs to restore the state of any step of this rollout.
+        stop_at_end: stop at the first episode end, without a reset (the rollout is then shorter than n)."""
         if start_seed is not None:
             self.restart(start_seed)
+        if tape is not None:
+            tape.begin(self)
         next_seed = None if start_seed is None else int(start_seed) + 1
         O, A = self.obs_dim, self.act_dim
         obs0 = np.empty((n, O), np.float32)
@@ -176,7 +181,10 @@ class EnvRunner:
                 rec.add(obs0[t].copy())  # (an env may reuse its observation buffer)
             raw[t] = act(self.obs)
             a = np.minimum(np.maximum(raw[t], -1.0), 1.0)  # np.clip's wrapper is slow per step
-            o1, r, te, tr, _ = self.env.step(self.scaler(a))
+            env_action = self.scaler(a)
+            if tape is not None:
+                tape.step(self, t, env_action)
+            o1, r, te, tr, _ = self.env.step(env_action)
             obs1[t] = o1
             rewards[t] = r
             term[t], trunc[t] = te, tr
@@ -190,6 +198,9 @@ class EnvRunner:
                 if rec is not None:
                     rec.end_episode()
                 self.ep_return, self.ep_length = 0.0, 0
+                if stop_at_end:
+                    n = t + 1
+                    break
                 if next_seed is None:
                     o1, _ = self.env.reset()
                 else:
@@ -198,6 +209,8 @@ class EnvRunner:
                 if on_episode_end is not None:
                     on_episode_end()
             self.obs = np.asarray(o1, np.float32)
+        if n < len(obs0):  # stopped at an episode end
+            obs0, obs1, raw, rewards, term, trunc = obs0[:n], obs1[:n], raw[:n], rewards[:n], term[:n], trunc[:n]
         return Rollout(obs0, np.clip(raw, -1.0, 1.0), rewards, obs1, term, trunc, raw, rets, lens)
 
     def get_state(self) -> dict:

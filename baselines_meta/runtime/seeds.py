@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 # SeedSequence children are keyed by their index: a purpose added at the end leaves the others' streams as they were
-PURPOSES = ("train", "eval", "d1", "replay", "noise", "teacher", "meta", "pi")
-RNG_NAMES = ("replay", "noise", "teacher", "meta")  # the numpy Generators of a run, checkpointed
+PURPOSES = ("train", "eval", "d1", "replay", "noise", "teacher", "meta", "pi", "branch")
+RNG_NAMES = ("replay", "noise", "teacher", "meta", "branch")  # the numpy Generators of a run, checkpointed
 
 
 class Seeds:
     """The seed streams of one rank (seed: the rank's seed, `seed + 1000000 * rank`).
 
     replay: minibatch sampling; noise: action noise; teacher: the teacher's Gaussian samples; meta: reset seeds of the
-    rollouts behind R_pi and R_pi', placebo signs. env_seed(purpose) seeds an env (train, eval, d1, pi) or a learner's
-    own generator (noise)."""
+    rollouts behind R_pi and R_pi', placebo signs; branch: the steps --teacher_start student branches from.
+    env_seed(purpose) seeds an env (train, eval, d1, pi) or a learner's own generator (noise)."""
 
     def __init__(self, seed: int):
         self.seed = seed
@@ -23,6 +23,7 @@ class Seeds:
         self.noise = np.random.default_rng(self._seq["noise"])
         self.teacher = np.random.default_rng(self._seq["teacher"])
         self.meta = np.random.default_rng(self._seq["meta"])
+        self.branch = np.random.default_rng(self._seq["branch"])
 
     def env_seed(self, purpose: str) -> int:
         """The seed of `purpose`'s own stream (an env's reset seed, or a learner's generator)."""
@@ -35,4 +36,5 @@ class Seeds:
     def set_state(self, st: dict) -> None:
         """Restore the Generators' states `get_state` gave."""
         for n in RNG_NAMES:
-            getattr(self, n).bit_generator.state = st[n]
+            if n in st:  # (a checkpoint from before a stream existed leaves it fresh)
+                getattr(self, n).bit_generator.state = st[n]
