@@ -65,12 +65,19 @@ CONTROL_ARMS = (("meta", None, "meta"), ("ddpg", None, "ddpg"),
                 ("ddpg, no exploration noise", "ddpg-nonoise", "ddpg"),
                 ("meta, truncation as terminal", "truncation", "meta"),
                 ("ddpg, truncation as terminal", "truncation", "ddpg"),
-                ("meta, the paper's literal form", "literal", "meta"))
+                ("meta, the paper's literal form", "literal", "meta"),
+                ("meta, teacher starts from the student's states", "student-start", "meta"),
+                ("meta, student's states, frozen teacher", "student-start-frozen", "meta"),
+                ("meta, reset starts (the study's commit)", "reset-start", "meta"))
 ARM_STYLE = {"meta": ("tab:red", "-"), "meta-variance": ("tab:orange", "-"), "ddpg": ("tab:blue", "-"),
              "meta, frozen teacher": ("tab:purple", "-"), "ddpg, meta's update ratio 0.20": ("tab:green", "-"),
              "ddpg, no exploration noise": ("tab:gray", "-"), "meta, truncation as terminal": ("tab:red", "--"),
-             "ddpg, truncation as terminal": ("tab:blue", "--"), "meta, the paper's literal form": ("tab:brown", "-")}
+             "ddpg, truncation as terminal": ("tab:blue", "--"), "meta, the paper's literal form": ("tab:brown", "-"),
+             "meta, teacher starts from the student's states": ("tab:olive", "-"),
+             "meta, student's states, frozen teacher": ("tab:olive", "--"),
+             "meta, reset starts (the study's commit)": ("tab:pink", "-")}
 LITERAL = "meta, the paper's literal form"
+STUDENT, STUDENT_FROZEN, RESET = (CONTROL_ARMS[i][0] for i in (8, 9, 10))
 
 
 def progress_mean(r: Run, key: str, last_epochs: Optional[int] = None) -> float:

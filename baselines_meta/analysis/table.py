@@ -32,6 +32,9 @@ from baselines_meta import paper
 from baselines_meta.analysis.results import CONTROL_ARMS as ARMS
 from baselines_meta.analysis.results import (
     LITERAL,
+    RESET,
+    STUDENT,
+    STUDENT_FROZEN,
     bootstrap_ci,
     bootstrap_mean_ci,
     common_curve,
@@ -144,7 +147,12 @@ CONTRASTS = (("Does learning the teacher matter?", "meta", "meta, frozen teacher
              ("Does truncation as terminal change ddpg?", "ddpg, truncation as terminal", "ddpg"),
              ("Does truncation as terminal change meta?", "meta, truncation as terminal", "meta"),
              ("The paper's literal form against ours", LITERAL, "meta"),
-             ("The paper's literal form against ddpg", LITERAL, "ddpg"))
+             ("The paper's literal form against ddpg", LITERAL, "ddpg"),
+             ("Does starting D0 from the student's states help?", STUDENT, RESET),
+             ("From the student's states, does learning the teacher matter?", STUDENT, STUDENT_FROZEN),
+             ("Student starts against ddpg", STUDENT, "ddpg"),
+             ("Does the first-Delta fix change meta? (study commit vs main grid)", RESET, "meta"))
+
 
 
 def _finite_mean(x: list[float]) -> float:
