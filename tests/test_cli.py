@@ -203,7 +203,10 @@ def test_two_ranks_identical_weights_different_envs(tmp_path, alg):
     (["--env", "CartPole-v1"], "Box"),
     (["--num_timesteps", "-5"], "positive integer"),
     (["--num_timesteps", "abc"], "positive integer"),
-    (["--noise_type", "gauss_0.1"], "unknown noise type"),
+    (["--alg", "ddpg", "--noise_type", "gauss_0.1"], "unknown noise type"),
+    (["--noise_type", "ou_0.2"], "--noise_type is ddpg's"),  # (meta's teacher replaces the noise)
+    (["--meta_form", "literal", "--paired_starts"], "--paired_starts needs --rollout_starts reset"),
+    (["--teacher_init_log_std", "1"], "--teacher_init_log_std must lie strictly between"),
     (["--actor_lr", "x"], "must be a number"),
     (["--actr_lr", "0.1"], "did you mean --actor_lr"),
     (["--log_formats", "csv,xml"], "unknown log format"),
