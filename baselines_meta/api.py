@@ -141,6 +141,13 @@ class Policy:
         return lo + (unit + 1.0) * 0.5 * (hi - lo)
 
 
+def register_envs() -> None:
+    """Register the hard-exploration suite's envs with gymnasium (SparseMountainCar-v0, SparseHalfCheetah-v5)."""
+    from baselines_meta.runtime.tasks import register_envs as register
+
+    register()
+
+
 def load_policy(path: str) -> Policy:
     """A policy file's deterministic actor, with predict(obs) -> action; no TensorFlow needed."""
     return Policy(path)

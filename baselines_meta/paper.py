@@ -1,4 +1,5 @@
-"""The paper's six tasks in one place ("Learning to Explore with Meta-Policy Gradient", Xu et al., ICML 2018):
+"""The paper's six tasks in one place, and the hard-exploration suite's tasks (EXPLORATION)
+("Learning to Explore with Meta-Policy Gradient", Xu et al., ICML 2018):
 the gymnasium ids we run, the Section 5.1 budgets and Algorithm-1 schedules, and the Table 2 numbers.
 Every other module (the `--preset paper` CLI, compare, bench, table, plot) reads them from here."""
 from __future__ import annotations
@@ -71,3 +72,30 @@ def preset(env_id: str, alg: str) -> dict:
     if alg != "ddpg":
         out.update(t.schedule._asdict())
     return out
+
+
+class ExplorationTask(NamedTuple):
+    """A task of the hard-exploration suite (sparse rewards; envs of runtime.tasks and dm_control's, via shimmy)."""
+
+    env_id: str
+    budget: int  # env steps per run
+    bar: float  # solved: the last-10% mean deterministic evaluation return beats it
+    seeds: int  # seeds 0..seeds-1
+    discovery: str  # what a discovering transition is: "goal" (it terminates at the goal) or "reward" (reward 1)
+
+    def discovered(self, rewards, terminated):
+        """[T] bools: the transitions that found the task's reward."""
+        return terminated if self.discovery == "goal" else rewards >= 1.0
+
+
+EXPLORATION = (  # cheapest first
+    ExplorationTask("MountainCarContinuous-v0", 300_000, 0.0, 10, "goal"),  # only an episode reaching the goal scores > 0
+    ExplorationTask("SparseMountainCar-v0", 300_000, 0.5, 10, "goal"),
+    ExplorationTask("dm_control/cartpole-swingup_sparse-v0", 500_000, 100.0, 10, "reward"),
+    ExplorationTask("SparseHalfCheetah-v5", 1_000_000, 100.0, 5, "reward"),
+)
+
+
+def exploration_task(env_id: str) -> Optional[ExplorationTask]:
+    """The suite's task of this env id, or None."""
+    return next((t for t in EXPLORATION if t.env_id == env_id), None)

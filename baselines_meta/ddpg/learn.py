@@ -59,7 +59,7 @@ class DDPG:
             self.learner.obs_rms.update(ro.obs0)
         losses = self.trainer.train(self.buffer, self.sch.nb_train_steps)
         self.policy.refresh()
-        return shared.CycleResult(n, ro, qs, losses, {"actions": ro.raw_actions})
+        return shared.CycleResult(n, ro, qs, losses, {"actions": ro.raw_actions}, (ro,))
 
     def greedy(self, obs: np.ndarray) -> np.ndarray:
         """The deterministic student for evaluation: obs [N, O] -> unit-box actions [N, A]."""

@@ -230,7 +230,7 @@ def run_cycle(m: MetaParts, cfg: RunConfig, seeds: Seeds, loop: LoopState, sizes
     m.student.refresh()
     m.explorer.refresh()
     checks = {"teacher_actions": ro0.raw_actions if ro0 is not None else [], "meta_reward": ex["meta"]["meta/reward"][-1:]}
-    return CycleResult(sum(sizes), ro0, qs, losses, checks)
+    return CycleResult(sum(sizes), ro0, qs, losses, checks, tuple(ro for ro in (ro_pi, ro0, ro1) if ro is not None))
 
 
 class Meta:

@@ -30,6 +30,9 @@ def make_env(env_id: str):
     """gym.make with a one-line error for unknown ids (with close names) and non-Box action spaces."""
     import gymnasium as gym
 
+    from baselines_meta.runtime.tasks import register_envs
+
+    register_envs()
     ids = _registry_ids()
     if env_id not in ids:
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)

@@ -13,6 +13,7 @@ from typing import Callable, NamedTuple, Optional, Protocol
 
 import numpy as np
 
+from baselines_meta import paper
 from baselines_meta.common import mpi
 from baselines_meta.runtime.context import RunContext
 from baselines_meta.runtime.envs import Rollout
@@ -46,6 +47,7 @@ class CycleResult(NamedTuple):
     qs: np.ndarray  # [T] Q(s, mu(s)) on its states with the networks it acted with (rollout/Q_mean)
     losses: list  # [TrainResult] of every student update of the cycle
     checks: dict  # more values that must be finite (actions, meta reward), by name
+    rollouts: tuple = ()  # every env rollout of the cycle, in order (meta: D_pi, D0, D1), for explore/discovered_at
 
 
 @dataclass
@@ -61,6 +63,7 @@ class LoopState:
     totals: RunTotals = field(default_factory=RunTotals)
     last_eval: Optional[list] = None
     extra: dict = field(default_factory=dict)  # the algorithm's own per-epoch state (meta: R_pi, meta statistics)
+    discovered_at: Optional[int] = None  # exploration tasks: this worker's env steps at the first rewarding transition
 
 
 class Algorithm(Protocol):
@@ -101,6 +104,18 @@ def snapshot(parts: dict, loop: LoopState) -> dict:
     return {**{name: part.get_state() for name, part in parts.items()}, "loop": loop}
 
 
+def first_discovery(task, rollouts, steps_before: int) -> Optional[int]:
+    """The env steps (this worker's, counting the transition itself) at the first transition of the cycle's rollouts,
+    in order, that found the task's reward (paper.ExplorationTask.discovered), or None."""
+    offset = steps_before
+    for ro in rollouts:
+        hits = np.flatnonzero(task.discovered(ro.rewards, ro.terminated))
+        if hits.size:
+            return offset + int(hits[0]) + 1
+        offset += len(ro.rewards)
+    return None
+
+
 def make_evaluator(ctx: RunContext) -> Evaluator:
     """The run's evaluator: its own env (seeded for 'eval'), evaluations.csv continued on resume."""
     sch = ctx.cfg.schedule
@@ -121,9 +136,12 @@ def run(ctx: RunContext, algo: Algorithm, fresh_extra: Callable[[], dict] = dict
     ctx.saver.install_signal_handlers()
     budget = sch.num_timesteps
     bar = ProgressBar(budget, cfg.progress_bar)
+    task = paper.exploration_task(cfg.env_id)  # the hard-exploration suite logs explore/discovered_at
     epoch_t0 = time.time() - loop.epoch_elapsed
     while loop.steps < budget:
         c = algo.cycle(loop, budget - loop.steps)
+        if task is not None and loop.discovered_at is None:
+            loop.discovered_at = first_discovery(task, c.rollouts, loop.steps)
         loop.steps += c.steps
         loop.epoch_steps += c.steps
         if c.explore is not None:
@@ -152,6 +170,9 @@ def _finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: flo
         now = time.time()
         row = epoch_row(loop.stats, loop.totals, loop.epoch, loop.steps, now - ctx.t_start, loop.epoch_steps,
                         now - epoch_t0, algo.epoch_extra(loop))
+        if paper.exploration_task(ctx.cfg.env_id) is not None:
+            found = getattr(loop, "discovered_at", None)
+            row["explore/discovered_at"] = float(found) if found is not None else float("nan")
         ctx.logger.record_dict(row)
         ctx.logger.dump(loop.steps)
         loop.epoch += 1

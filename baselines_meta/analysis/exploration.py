@@ -1,0 +1,190 @@
+"""The hard-exploration suite's metrics, fixed before its runs (`python -m baselines_meta.analysis.exploration
+results/exploration [--out results/exploration/table.md]`).
+
+Runs live in <root>/<env>/<arm>/seed-<n>/, <env> the id with '/' replaced by '__' (the id itself is read from
+config.json). Per seed: solved (the last-10% mean deterministic evaluation beats the task's bar), ever solved (some
+evaluation's mean beats it) and the env steps of the first such evaluation, and discovery (the env steps of the first
+training transition that found the reward, `explore/discovered_at`, logged live by the loop). Per arm: the fraction
+solved with a Wilson 95% interval, the median steps to solve (seeds that never solved count as never: the median is
+"never" when fewer than half did), the fraction that ever discovered the reward. The best ddpg arm of a task has the
+highest fraction solved (ties: the lower median steps to solve); each meta arm is compared with it on the fraction
+solved by Fisher's exact test, two-sided, alpha 0.05.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from baselines_meta import paper
+from baselines_meta.analysis.results import final_score, load_run, markdown_main
+
+ALPHA = 0.05
+ARMS = ("ddpg-param", "ddpg-normal", "ddpg-ou", "ddpg-none", "meta", "meta-variance", "meta-student")
+
+
+class SeedResult(NamedTuple):
+    """One run's suite metrics."""
+
+    seed: int
+    solved: bool
+    first_solved_at: Optional[int]  # env steps of the first evaluation beating the bar
+    discovered_at: Optional[int]  # env steps of the first transition that found the reward
+    final: float  # the last-10% mean evaluation return
+    done: bool
+
+
+def env_dir(env_id: str) -> str:
+    """The directory name of an env id ('/' is not allowed in one)."""
+    return env_id.replace("/", "__")
+
+
+def discovered_at(run_dir: str) -> Optional[int]:
+    """The first logged `explore/discovered_at` of a run (None when it never discovered the reward)."""
+    path = os.path.join(run_dir, "progress.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            v = row.get("explore/discovered_at", "")
+            if v not in ("", "nan", None) and math.isfinite(float(v)):
+                return int(float(v))
+    return None
+
+
+def seed_result(run_dir: str, bar: float) -> Optional[SeedResult]:
+    """The metrics of one run directory (None without evaluations)."""
+    with open(os.path.join(run_dir, "config.json")) as f:
+        cfg = json.load(f)
+    r = load_run(run_dir, cfg["env_id"], cfg["alg"], int(cfg["seed"]))
+    if r is None:
+        return None
+    above = np.flatnonzero(r.returns > bar)
+    final = final_score(r)
+    return SeedResult(int(cfg["seed"]), bool(final > bar), int(r.steps[above[0]]) if above.size else None,
+                      discovered_at(run_dir), final, r.done)
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score 95% interval of a proportion k / n."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def fisher_exact(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided p of Fisher's exact test on the table [[a, b], [c, d]] (the tables as probable as or less probable
+    than the observed one, with the margins fixed)."""
+    n1, n2, k = a + b, c + d, a + c
+    def prob(x: int) -> float:
+        return math.comb(n1, x) * math.comb(n2, k - x) / math.comb(n1 + n2, k)
+    observed = prob(a)
+    lo, hi = max(0, k - n2), min(k, n1)
+    return min(1.0, sum(p for p in (prob(x) for x in range(lo, hi + 1)) if p <= observed * (1 + 1e-9)))
+
+
+def median_steps(results: list[SeedResult]) -> Optional[float]:
+    """The median over seeds of the steps to solve, never-solved seeds counted as never (None: the median is never)."""
+    x = sorted(r.first_solved_at if r.first_solved_at is not None else math.inf for r in results)
+    if not x:
+        return None
+    m = float(np.median(x))
+    return None if math.isinf(m) else m
+
+
+class ArmSummary(NamedTuple):
+    """One arm on one task."""
+
+    arm: str
+    n: int
+    solved: int
+    ci: tuple[float, float]
+    ever: int
+    median_steps: Optional[float]
+    discovered: int
+    final: float
+
+
+def summarise(arm: str, results: list[SeedResult]) -> ArmSummary:
+    """An arm's fraction solved (with its Wilson interval), ever solved, median steps, discovery, final return."""
+    k = sum(r.solved for r in results)
+    return ArmSummary(arm, len(results), k, wilson(k, len(results)), sum(r.first_solved_at is not None for r in results),
+                      median_steps(results), sum(r.discovered_at is not None for r in results),
+                      float(np.mean([r.final for r in results])) if results else float("nan"))
+
+
+def best_ddpg(summaries: list[ArmSummary]) -> Optional[ArmSummary]:
+    """The ddpg arm with the highest fraction solved; ties: the lower median steps to solve (never last)."""
+    ddpg = [s for s in summaries if s.arm.startswith("ddpg") and s.n]
+    if not ddpg:
+        return None
+    return min(ddpg, key=lambda s: (-s.solved / s.n, s.median_steps if s.median_steps is not None else math.inf))
+
+
+def verdict(meta: ArmSummary, ddpg: ArmSummary) -> tuple[float, str]:
+    """(p, words): a meta arm against the best ddpg arm on the fraction solved, Fisher's exact test."""
+    p = fisher_exact(meta.solved, meta.n - meta.solved, ddpg.solved, ddpg.n - ddpg.solved)
+    if p >= ALPHA:
+        return p, "not distinguishable"
+    return p, "better" if meta.solved / meta.n > ddpg.solved / ddpg.n else "worse"
+
+
+def load(root: str) -> dict[str, dict[str, list[SeedResult]]]:
+    """env id -> arm -> the finished seeds' results, for the suite's tasks found under root."""
+    out: dict = {}
+    for task in paper.EXPLORATION:
+        d = os.path.join(root, env_dir(task.env_id))
+        for arm in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            ad = os.path.join(d, arm)
+            rs = [seed_result(os.path.join(ad, s), task.bar) for s in sorted(os.listdir(ad)) if s.startswith("seed-")]
+            rs = [r for r in rs if r is not None and r.done]
+            if rs:
+                out.setdefault(task.env_id, {})[arm] = rs
+    return out
+
+
+def _steps(x: Optional[float]) -> str:
+    return "never" if x is None else f"{x:,.0f}"
+
+
+def build_table(root: str) -> str:
+    """results/exploration/table.md: per task and arm, then the verdicts."""
+    data = load(root)
+    if not data:
+        raise SystemExit(f"baselines_meta.analysis.exploration: error: no finished runs under {root}")
+    lines = ["## Per task and arm (finished runs)", "",
+             "| task | arm | seeds | solved [Wilson 95%] | ever solved | discovered the reward | median steps to solve | "
+             "final return (mean) |", "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    v_lines = ["## Verdicts: each meta arm against the task's best ddpg arm (fraction solved, Fisher's exact test)", "",
+               "| task | best ddpg arm | meta arm | solved (meta, ddpg) | p | verdict |", "| --- | --- | --- | --- | ---: | --- |"]
+    for task in paper.EXPLORATION:
+        arms = data.get(task.env_id, {})
+        order = [a for a in ARMS if a in arms] + sorted(a for a in arms if a not in ARMS)
+        sums = [summarise(a, arms[a]) for a in order]
+        for s in sums:
+            lines.append(f"| {task.env_id} | {s.arm} | {s.n} | {s.solved}/{s.n} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] | "
+                         f"{s.ever}/{s.n} | {s.discovered}/{s.n} | {_steps(s.median_steps)} | {s.final:.2f} |")
+        best = best_ddpg(sums)
+        for s in sums:
+            if best is not None and s.arm.startswith("meta"):
+                p, words = verdict(s, best)
+                v_lines.append(f"| {task.env_id} | {best.arm} | {s.arm} | {s.solved}/{s.n}, {best.solved}/{best.n} | "
+                               f"{p:.3f} | {words} |")
+    return "\n".join(lines + [""] + v_lines) + "\n"
+
+
+def main(argv=None) -> int:
+    """The table's command line."""
+    return markdown_main("python -m baselines_meta.analysis.exploration", __doc__, "results/exploration", build_table, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
