@@ -61,6 +61,11 @@ def test_seed_metrics_arm_summary_best_arm_and_verdicts(tmp_path):
     assert words == "not distinguishable" and pval == pytest.approx(0.4)  # 0/3 vs 2/3: p = 0.4 by hand
     md = ex.build_table(root)
     assert "| SparseMountainCar-v0 | ddpg-param | meta | 0/3, 2/3 | 0.400 | not distinguishable |" in md
+    steps, frac = ex.solved_curve(root, env, "ddpg-param", 0.5)
+    np.testing.assert_allclose(frac, [0, 1 / 3, 2 / 3, 2 / 3])  # at 25, 50, 75, 100
+    stem = str(tmp_path / "fig")
+    assert ex.main([root, "--figure", stem, "--out", str(tmp_path / "t.md")]) == 0
+    assert os.path.getsize(stem + ".png") > 1000 and open(str(tmp_path / "t.md")).read() == md
 
 
 def test_discovery_is_logged_live_by_the_loop(tmp_path):

@@ -181,9 +181,59 @@ def build_table(root: str) -> str:
     return "\n".join(lines + [""] + v_lines) + "\n"
 
 
+def solved_curve(root: str, env_id: str, arm: str, bar: float) -> tuple[np.ndarray, np.ndarray]:
+    """The fraction of an arm's finished seeds whose evaluation mean beats the bar, at each evaluation step (the
+    first seed's steps): steps [E], fractions [E]."""
+    d = os.path.join(root, env_dir(env_id), arm)
+    runs = []
+    for s in sorted(os.listdir(d)):
+        with open(os.path.join(d, s, "config.json")) as f:
+            cfg = json.load(f)
+        r = load_run(os.path.join(d, s), env_id, arm, int(cfg["seed"]))
+        if r is not None and r.done:
+            runs.append(r)
+    grid = runs[0].steps
+    return grid, np.mean([np.interp(grid, r.steps, (r.returns > bar).astype(float)) >= 0.5 for r in runs], axis=0)
+
+
+def figure(root: str, out_stem: str) -> list[str]:
+    """The fraction of seeds solved against env steps, one panel per task, one line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from baselines_meta.analysis.figures import save
+
+    data = load(root)
+    tasks = [t for t in paper.EXPLORATION if t.env_id in data]
+    fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(4.2 * max(1, len(tasks)), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for arm in [a for a in ARMS if a in data[task.env_id]]:
+            steps, frac = solved_curve(root, task.env_id, arm, task.bar)
+            ax.step(steps, frac, where="post", label=arm, ls="--" if arm.startswith("ddpg") else "-")
+        ax.set_title(task.env_id.split("/")[-1], fontsize=9)
+        ax.set_xlabel("env steps")
+        ax.set_ylim(-0.03, 1.03)
+    axes[0][0].set_ylabel("fraction of seeds solved")
+    axes[0][-1].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return save(fig, out_stem)
+
+
 def main(argv=None) -> int:
-    """The table's command line."""
-    return markdown_main("python -m baselines_meta.analysis.exploration", __doc__, "results/exploration", build_table, argv)
+    """The table's command line (`--figure STEM` also draws the fraction of seeds solved against env steps)."""
+    def add_args(p):
+        p.add_argument("--figure", default=None, help="also draw the fraction solved against env steps to STEM.png/.svg")
+
+    def build(root, a):
+        md = build_table(root)
+        if a.figure:
+            figure(root, a.figure)
+        return md
+
+    return markdown_main("python -m baselines_meta.analysis.exploration", __doc__, "results/exploration", build, argv,
+                         add_args)
 
 
 if __name__ == "__main__":

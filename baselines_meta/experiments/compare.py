@@ -107,6 +107,8 @@ def main(argv=None) -> int:
     p.add_argument("--eval_interval", type=int, default=10000)
     p.add_argument("--eval_episodes", type=int, default=10)
     p.add_argument("--save_interval", type=int, default=50000, help="env steps between checkpoints")
+    p.add_argument("--arm", default=None, help="the run directories' name in place of the alg (one alg only), e.g. "
+                                               "ddpg-ou for --algs ddpg with -- --noise_type ou_0.2")
     p.add_argument("--dry_run", action="store_true", help="print the plan and exit")
     a = p.parse_args(argv)
     if a.envs == ["paper"]:
@@ -120,7 +122,9 @@ def main(argv=None) -> int:
     except EnvError as e:
         print(f"baselines_meta.compare: error: {e}", file=sys.stderr)
         return 2
-    jobs = [Job(e, al, s, run_dir(a.out, e, al, s)) for e, al, s in itertools.product(a.envs, a.algs, a.seeds)]
+    if a.arm is not None and len(a.algs) != 1:
+        p.error("--arm names the runs of one alg: give one --algs")
+    jobs = [Job(e, al, s, run_dir(a.out, e, a.arm or al, s)) for e, al, s in itertools.product(a.envs, a.algs, a.seeds)]
     todo = [j for j in jobs if status(j.dir) != "done"]
     for j in jobs:
         print(f"[compare] {status(j.dir):8s} {j.dir}")
