@@ -33,6 +33,12 @@ def make_env(env_id: str):
     from baselines_meta.runtime.tasks import register_envs
 
     register_envs()
+    if env_id.startswith("dm_control/"):  # the dm_control suite, through shimmy (the field's own packages)
+        try:
+            import shimmy
+        except ImportError:
+            raise EnvError(f"{env_id} needs dm_control and shimmy: pip install -e '.[dm_control]'") from None
+        gym.register_envs(shimmy)
     ids = _registry_ids()
     if env_id not in ids:
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
@@ -44,6 +50,8 @@ def make_env(env_id: str):
             env = gym.make(env_id)
         except Exception as e:  # missing dependency, bad kwargs...
             raise EnvError(f"cannot create environment {env_id!r}: {type(e).__name__}: {e}") from None
+    if isinstance(env.observation_space, gym.spaces.Dict):  # dm_control's named observations, flattened in order
+        env = gym.wrappers.FlattenObservation(env)
     space = env.action_space
     if not isinstance(space, gym.spaces.Box):
         env.close()
@@ -257,8 +265,13 @@ def get_env_state(env) -> dict:
     """Everything needed to continue the episode in progress exactly: the physics state (MuJoCo: the full
     integration state, warm-start included), the env's RNG and the time-limit counter."""
     u = env.unwrapped
-    st: dict = {"np_random": u.np_random.bit_generator.state if getattr(u, "_np_random", None) is not None else None}
     tl = _time_limit(env)
+    dm = _dm_control(u)
+    if dm is not None:  # shimmy's dm_control env: the physics' whole MjData, the step counter (its time limit), the task's RNG
+        return {"np_random": None, "elapsed": tl._elapsed_steps if tl is not None else None, "dm_control": {
+            "data": pickle.dumps(dm._physics.data.ptr), "step_count": dm._step_count, "reset_next": dm._reset_next_step,
+            "task_random": dm._task.random.get_state()}}
+    st: dict = {"np_random": u.np_random.bit_generator.state if getattr(u, "_np_random", None) is not None else None}
     st["elapsed"] = tl._elapsed_steps if tl is not None else None
     if hasattr(u, "model") and hasattr(u, "data"):  # gymnasium MujocoEnv
         # The whole MjData, not only the integration state: rewards read positions computed at the start of the
@@ -270,9 +283,26 @@ def get_env_state(env) -> dict:
     return st
 
 
+def _dm_control(u):
+    """The dm_control Environment inside a shimmy env, or None."""
+    inner = getattr(u, "_env", None)
+    return inner if inner is not None and hasattr(inner, "_physics") and hasattr(inner, "_task") else None
+
+
 def set_env_state(env, st: dict) -> None:
     """Put back the state `get_env_state` gave: the env's RNG, time-limit counter and physics (or plain attributes)."""
     u = env.unwrapped
+    if "dm_control" in st:
+        import mujoco
+
+        dm, d = _dm_control(u), st["dm_control"]
+        mujoco.mj_copyData(dm._physics.data.ptr, dm._physics.model.ptr, pickle.loads(d["data"]))
+        dm._step_count, dm._reset_next_step = d["step_count"], d["reset_next"]
+        dm._task.random.set_state(d["task_random"])
+        tl = _time_limit(env)
+        if tl is not None and st["elapsed"] is not None:
+            tl._elapsed_steps = st["elapsed"]
+        return
     if st["np_random"] is not None:
         u.np_random.bit_generator.state = st["np_random"]
     tl = _time_limit(env)
