@@ -17,7 +17,10 @@ def test_checkpoint_of_the_commit_before_the_redesign_resumes_identically(tmp_pa
     shutil.copytree(DATA, d)
     r = cli("--resume", "--log_path", d, "--no-progress_bar")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert strip(rows(os.path.join(d, "progress.csv"))) == strip(rows(os.path.join(DATA, "expected-progress.csv")))
+    got, want = strip(rows(os.path.join(d, "progress.csv"))), strip(rows(os.path.join(DATA, "expected-progress.csv")))
+    assert [{k: r[k] for k in w} for r, w in zip(got, want, strict=True)] == want  # every number as that commit made it
+    assert set(got[0]) - set(want[0]) == {"teacher/start_depth"}  # a column added since (0 under reset starts)
+    assert [r["teacher/start_depth"] for r in got[1:]] == ["0.0", "0.0"]
     assert open(os.path.join(d, "evaluations.csv")).read() == open(os.path.join(DATA, "expected-evaluations.csv")).read()
 
 

@@ -82,6 +82,8 @@ class BranchStarts:
     """--teacher_start student: the tape of the student's rollout the next D0 branches from (runtime.branching). It
     crosses a cycle boundary only under --meta_baseline previous (the last D1's), so only then is it checkpointed."""
 
+    absent_from_old_checkpoints = True  # (runs checkpointed before --teacher_start existed branch from nothing)
+
     def __init__(self, across_cycles: bool):
         self.tape: Optional[Tape] = None
         self.across_cycles = across_cycles

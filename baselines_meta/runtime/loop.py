@@ -93,8 +93,11 @@ class Algorithm(Protocol):
 
 
 def restore(parts: dict, state: dict) -> LoopState:
-    """Put every part back as the checkpoint holds it; returns the loop state."""
+    """Put every part back as the checkpoint holds it; returns the loop state. A part added to the code after the
+    checkpoint was written (it says so with `absent_from_old_checkpoints`) starts fresh."""
     for name, part in parts.items():
+        if name not in state and getattr(part, "absent_from_old_checkpoints", False):
+            continue
         part.set_state(state[name])
     return state["loop"]
 
