@@ -10,4 +10,6 @@ PY = sys.executable
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: end-to-end runs in subprocesses (seconds each); the fast tier is "
-                                       "`run/test -m 'not slow'`, the default suite runs everything")
+                                       "`run/test -m 'not slow'`")
+    config.addinivalue_line("markers", "long: more variants of tests the default suite already runs once, kept out of "
+                                       "it for time (`run/test -m long` runs them, `run/test -m ''` everything)")

@@ -119,7 +119,7 @@ def test_start_depth_is_the_mean_of_the_branch_depths(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("baseline", ["fresh", "previous"])
+@pytest.mark.parametrize("baseline", ["fresh", pytest.param("previous", marks=pytest.mark.long)])
 def test_student_start_resumes_identically(tmp_path, baseline):
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
     args = ["--alg", "meta", "--env", "Pendulum-v1", "--num_timesteps", "6000", "--nb_epoch_cycles", "3",

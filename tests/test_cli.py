@@ -173,7 +173,7 @@ def test_seeded_runs_are_identical(tmp_path, alg):
     assert _strip_time(rows(os.path.join(d, "progress.csv"))) != outs[0][0]
 
 
-@pytest.mark.parametrize("alg", ["ddpg", "meta"])
+@pytest.mark.parametrize("alg", ["ddpg", pytest.param("meta", marks=pytest.mark.long)])
 def test_two_ranks_identical_weights_different_envs(tmp_path, alg):
     d = str(tmp_path / "run")
     cmd = [MPIEXEC, "-n", "2", PY, os.path.join(ROOT, "tests", "mpi_worker.py"), str(tmp_path), "--alg", alg,
@@ -241,6 +241,7 @@ def test_learns_pendulum(tmp_path, alg):
     assert best > -400, best
 
 
+@pytest.mark.long
 def test_tensorflow_start_up_lines_hidden_unless_asked_for(tmp_path):
     """A bad env id: exactly our one line on stderr, no 'Could not find cuda drivers' or absl warnings. A short run:
     nothing on stderr; with TF_CPP_MIN_LOG_LEVEL set by the user, TensorFlow prints what that level allows."""

@@ -148,10 +148,10 @@ def test_killed_before_first_checkpoint_restarts_in_place(reference, tmp_path):
 # ---------------------------------------------------------------------------------------------- 2. write failures
 @pytest.mark.parametrize("fault,name,kept,resume", [
     ("tmp:2", "checkpoints/rank0.pkl", 400, True),  # the second checkpoint (step 800)
-    ("progress:2", "progress.csv", 400, False),  # the row of epoch 2 (step 800)
-    ("evaluations:2", "evaluations.csv", 400, False),  # the evaluation at step 800
+    pytest.param("progress:2", "progress.csv", 400, False, marks=pytest.mark.long),  # the row of epoch 2 (step 800)
+    pytest.param("evaluations:2", "evaluations.csv", 400, False, marks=pytest.mark.long),  # the evaluation at step 800
     ("monitor:5", "0.monitor.csv", 800, True),  # the fifth episode (step 1000)
-    ("policy:1", "policy.npz", 1200, True),  # the policy saved at the end: --resume of the finished run saves it
+    pytest.param("policy:1", "policy.npz", 1200, True, marks=pytest.mark.long),  # the policy saved at the end: --resume of the finished run saves it
 ])
 def test_disk_full_stops_with_one_line_and_resume_continues(reference, tmp_path, fault, name, kept, resume):
     d = str(tmp_path / "run")
@@ -171,9 +171,9 @@ def test_disk_full_stops_with_one_line_and_resume_continues(reference, tmp_path,
 # ---------------------------------------------------------------------------------------------- 3. kill mid-checkpoint
 @pytest.mark.parametrize("stage,left", [
     ("segment", {"rank0.pkl", "rank0.replay"}),  # segment 400-800 written, checkpoint 800 not begun
-    ("tmp", {"rank0.pkl", "rank0.tmp.pkl", "rank0.replay"}),  # checkpoint 800 complete in its .tmp
+    pytest.param("tmp", {"rank0.pkl", "rank0.tmp.pkl", "rank0.replay"}, marks=pytest.mark.long),  # 800 complete in its .tmp
     ("between", {"rank0.prev.pkl", "rank0.tmp.pkl", "rank0.replay"}),  # step 400 moved to .prev, 800 still .tmp
-    ("saved", {"rank0.pkl", "rank0.prev.pkl", "rank0.replay"}),  # both renames done
+    pytest.param("saved", {"rank0.pkl", "rank0.prev.pkl", "rank0.replay"}, marks=pytest.mark.long),  # both renames done
 ])
 def test_sigkill_during_checkpoint_then_resume_equals_uninterrupted(reference, tmp_path, stage, left):
     d = str(tmp_path / "run")

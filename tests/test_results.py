@@ -235,6 +235,7 @@ def test_plot_files(tmp_path):
     assert os.path.getsize(os.path.join(out, "controls.png")) > 1000 and os.path.exists(os.path.join(out, "controls.svg"))
 
 
+@pytest.mark.long
 def test_figure4_panels_and_files(tmp_path):
     """The six panels are the runs' recorded streams (meta: teacher, student; ddpg: explore; first and last 50
     episodes), drawn to PNG and SVG; a missing states.npz is a one-line error."""
