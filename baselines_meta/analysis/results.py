@@ -59,16 +59,19 @@ def load_runs(root: str) -> list[Run]:
 
 # The control arms of the campaign, as (label, arm directory under the controls root or None for the main grid, alg);
 # ARM_STYLE gives each label (and each alg of the main grid) its colour and line style in the plots.
+LITERAL = "meta, the paper's literal form"
+STUDENT, STUDENT_FROZEN = "meta, teacher starts from the student's states", "meta, student's states, frozen teacher"
+RESET = "meta, reset starts (the study's commit)"
 CONTROL_ARMS = (("meta", None, "meta"), ("ddpg", None, "ddpg"),
                 ("meta, frozen teacher", "frozen", "meta"),
                 ("ddpg, meta's update ratio 0.20", "ddpg-ratio0.2", "ddpg"),
                 ("ddpg, no exploration noise", "ddpg-nonoise", "ddpg"),
                 ("meta, truncation as terminal", "truncation", "meta"),
                 ("ddpg, truncation as terminal", "truncation", "ddpg"),
-                ("meta, the paper's literal form", "literal", "meta"),
-                ("meta, teacher starts from the student's states", "student-start", "meta"),
-                ("meta, student's states, frozen teacher", "student-start-frozen", "meta"),
-                ("meta, reset starts (the study's commit)", "reset-start", "meta"))
+                (LITERAL, "literal", "meta"),
+                (STUDENT, "student-start", "meta"),
+                (STUDENT_FROZEN, "student-start-frozen", "meta"),
+                (RESET, "reset-start", "meta"))
 ARM_STYLE = {"meta": ("tab:red", "-"), "meta-variance": ("tab:orange", "-"), "ddpg": ("tab:blue", "-"),
              "meta, frozen teacher": ("tab:purple", "-"), "ddpg, meta's update ratio 0.20": ("tab:green", "-"),
              "ddpg, no exploration noise": ("tab:gray", "-"), "meta, truncation as terminal": ("tab:red", "--"),
@@ -76,8 +79,6 @@ ARM_STYLE = {"meta": ("tab:red", "-"), "meta-variance": ("tab:orange", "-"), "dd
              "meta, teacher starts from the student's states": ("tab:olive", "-"),
              "meta, student's states, frozen teacher": ("tab:olive", "--"),
              "meta, reset starts (the study's commit)": ("tab:pink", "-")}
-LITERAL = "meta, the paper's literal form"
-STUDENT, STUDENT_FROZEN, RESET = (CONTROL_ARMS[i][0] for i in (8, 9, 10))
 
 
 def progress_mean(r: Run, key: str, last_epochs: Optional[int] = None) -> float:

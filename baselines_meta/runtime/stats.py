@@ -5,15 +5,13 @@ import collections
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import numpy as np
 
 from baselines_meta.common import mpi
 from baselines_meta.runtime.envs import Rollout
-
-if TYPE_CHECKING:
-    from baselines_meta.runtime.evaluation import EvalResult
+from baselines_meta.runtime.evaluation import EvalResult, _mean
 
 
 @dataclass
@@ -93,11 +91,6 @@ def epoch_row(stats: EpochStats, totals: RunTotals, epoch: int, steps: int, dura
         d["eval/Q"] = stats.eval.q
         d["eval/return_history"] = stats.eval.return_history
     return d
-
-
-def _mean(x) -> float:
-    x = np.asarray(x, np.float64)
-    return float(x.mean()) if x.size else float("nan")
 
 
 def _std(x) -> float:
