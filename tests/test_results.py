@@ -235,6 +235,18 @@ def test_plot_files(tmp_path):
     assert os.path.getsize(os.path.join(out, "controls.png")) > 1000 and os.path.exists(os.path.join(out, "controls.svg"))
 
 
+def test_panel_spread_by_hand():
+    """Spread: the mean over dimensions of a panel's std over the pooled std of that dimension."""
+    from baselines_meta.analysis.plot import panel_spread
+
+    a = np.array([[0.0, 0.0], [2.0, 0.0]])  # dim 0: std 1, dim 1: 0
+    b = np.array([[0.0, -1.0], [0.0, 1.0]])  # dim 0: 0, dim 1: std 1
+    # pooled: dim 0 values 0,2,0,0 -> std sqrt(0.75); dim 1 values 0,0,-1,1 -> std sqrt(0.5)
+    got = panel_spread({("first", 0): a, ("first", 1): b})
+    assert got["first", 0] == pytest.approx((1 / np.sqrt(0.75) + 0) / 2, rel=1e-6)
+    assert got["first", 1] == pytest.approx((0 + 1 / np.sqrt(0.5)) / 2, rel=1e-6)
+
+
 @pytest.mark.long
 def test_figure4_panels_and_files(tmp_path):
     """The six panels are the runs' recorded streams (meta: teacher, student; ddpg: explore; first and last 50
@@ -254,7 +266,8 @@ def test_figure4_panels_and_files(tmp_path):
                 z[f"{stream}_{row}_obs"] = want[stream, row] = rng.normal(size=(40, 11)).astype(np.float32)
                 z[f"{stream}_{row}_episode"] = np.repeat(np.arange(4), 10)
         np.savez(os.path.join(d, "states.npz"), **z)
-    panels = figure4_panels(root, 0)
+    panels, titles = figure4_panels(root, 0)
+    assert titles == ["Meta-Teacher", "Meta-Student", "DDPG"]
     for (row, col), stream in [((r, 0), "teacher") for r in ("first", "last")] + \
                               [((r, 1), "student") for r in ("first", "last")] + [((r, 2), "explore") for r in ("first", "last")]:
         np.testing.assert_array_equal(panels[row, col], want[stream, row])
@@ -262,6 +275,25 @@ def test_figure4_panels_and_files(tmp_path):
     assert main([root, "--out", out, "--figure4", "--states", "30"]) == 0
     for f in ("figure4.png", "figure4.svg"):
         assert os.path.getsize(os.path.join(out, f)) > 1000
+    # --branching: the student-start run's teacher and student between the main grid's teacher and ddpg
+    b = str(tmp_path / "student-start")
+    d = os.path.join(b, env, "meta", "seed-0")
+    os.makedirs(d)
+    z = {}
+    for stream in ("teacher", "student"):
+        for row in ("first", "last"):
+            z[f"{stream}_{row}_obs"] = want["b", stream, row] = rng.normal(size=(40, 11)).astype(np.float32)
+    np.savez(os.path.join(d, "states.npz"), **z)
+    panels, titles = figure4_panels(root, 0, b)
+    assert titles == ["Teacher (reset start)", "Teacher (student start)", "Student (student start)", "DDPG"]
+    for row in ("first", "last"):
+        np.testing.assert_array_equal(panels[row, 0], want["teacher", row])
+        np.testing.assert_array_equal(panels[row, 1], want["b", "teacher", row])
+        np.testing.assert_array_equal(panels[row, 2], want["b", "student", row])
+        np.testing.assert_array_equal(panels[row, 3], want["explore", row])
+    assert main([root, "--out", out, "--figure4", "--states", "30", "--branching", b]) == 0
+    assert os.path.getsize(os.path.join(out, "figure4-branching.png")) > 1000
+    assert main([root, "--out", out, "--figure4", "--branching", str(tmp_path / "none")]) == 2
     assert main([root, "--out", out, "--figure4", "--seed", "1"]) == 2
 
 

@@ -8,7 +8,10 @@ curve first smoothed by a trailing moving average over `--smooth K` evaluations 
 InvertedDoublePendulum-v4 (written with --record_states): state-visitation density contours, columns the meta teacher's
 D0, the meta student and ddpg, rows each policy's first 50 and last 50 episodes. As the paper draws it, all states
 are embedded jointly in 2D by t-SNE and each panel's density is a Gaussian kernel density estimate (needs the analysis
-extra: scikit-learn, scipy); `--states N` states a panel, sampled at random (the paper embedded about 2.5M).
+extra: scikit-learn, scipy); `--states N` states a panel, sampled at random (the paper embedded about 2.5M). It also
+prints each panel's spread: the mean over observation dimensions of the states' standard deviation, in units of that
+dimension's standard deviation over all panels. `--branching DIR` draws `figure4-branching` instead: the main grid's
+reset-start teacher, DIR's (the student-start arm's) teacher and student, and ddpg.
 `--profile` draws rliable's performance profile of meta and ddpg over the tasks (Table 2 (d); analysis extra).
 `--controls DIR` draws the control arms of DIR (Table 2 (e)) beside the main grid's meta and ddpg on the same seeds,
 one panel per task the controls ran (controls.png / .svg).
@@ -90,23 +93,34 @@ def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta
 
 
 PANELS = (("meta", "teacher", "Meta-Teacher"), ("meta", "student", "Meta-Student"), ("ddpg", "explore", "DDPG"))
+# --branching DIR: the reset-start teacher of the main grid beside the student-start run's teacher and student
+BRANCHING_PANELS = ((None, "meta", "teacher", "Teacher (reset start)"), ("branching", "meta", "teacher", "Teacher (student start)"),
+                    ("branching", "meta", "student", "Student (student start)"), (None, "ddpg", "explore", "DDPG"))
 
 
-def figure4_panels(root: str, seed: int) -> dict:
-    """{(row, col): states [N, O]} of the IDP runs' states.npz: rows 'first' / 'last', columns PANELS."""
+def figure4_panels(root: str, seed: int, branching: str | None = None) -> tuple[dict, list[str]]:
+    """({(row, col): states [N, O]}, column titles) of the IDP runs' states.npz: rows 'first' / 'last'; columns PANELS,
+    or with `branching` (the student-start arm's directory) BRANCHING_PANELS."""
     env = next((e for e in paper.ENV_IDS if paper.family(e) == "InvertedDoublePendulum"), None)
+    cols = [(None, *c) for c in PANELS] if branching is None else list(BRANCHING_PANELS)
     out = {}
-    for col, (alg, stream, _) in enumerate(PANELS):
-        path = os.path.join(root, env, alg, f"seed-{seed}", "states.npz")
+    for col, (which, alg, stream, _) in enumerate(cols):
+        path = os.path.join(root if which is None else branching, env, alg, f"seed-{seed}", "states.npz")
         if not os.path.exists(path):
             raise FileNotFoundError(f"no {path} (run {alg} on {env} with --record_states)")
         z = np.load(path)
         for row in ("first", "last"):
             out[row, col] = z[f"{stream}_{row}_obs"]
-    return out
+    return out, [c[3] for c in cols]
 
 
-def draw_figure4(panels: dict, path_stem: str, n_states: int, seed: int) -> list[str]:
+def panel_spread(panels: dict) -> dict:
+    """{key: mean over dimensions of the panel's std, each dimension scaled by its std over all panels' states}."""
+    scale = np.concatenate([panels[k] for k in sorted(panels)]).std(0) + 1e-8
+    return {k: float((panels[k].std(0) / scale).mean()) for k in panels}
+
+
+def draw_figure4(panels: dict, titles: list[str], path_stem: str, n_states: int, seed: int) -> list[str]:
     """Figure 4: all panels' states (at most n_states each) embedded jointly by t-SNE, each panel a KDE contour; returns the files written."""
     import matplotlib
 
@@ -123,7 +137,7 @@ def draw_figure4(panels: dict, path_stem: str, n_states: int, seed: int) -> list
     emb = TSNE(n_components=2, perplexity=min(30.0, (len(z) - 1) / 3), init="pca", random_state=0).fit_transform(z)
     bounds = np.concatenate([emb.min(0), emb.max(0)])
     gx, gy = np.meshgrid(np.linspace(bounds[0], bounds[2], 120), np.linspace(bounds[1], bounds[3], 120))
-    fig, axes = plt.subplots(2, 3, figsize=(13, 8), squeeze=False)
+    fig, axes = plt.subplots(2, len(titles), figsize=(4.3 * len(titles), 8), squeeze=False)
     i = 0
     for k in keys:
         pts = emb[i : i + len(picked[k])]
@@ -132,7 +146,7 @@ def draw_figure4(panels: dict, path_stem: str, n_states: int, seed: int) -> list
         ax = axes[0 if row == "first" else 1, col]
         dens = gaussian_kde(pts.T)(np.vstack([gx.ravel(), gy.ravel()])).reshape(gx.shape)
         ax.contourf(gx, gy, dens, levels=12, cmap="viridis")
-        ax.set_title(f"{PANELS[col][2]} ({'early: first' if row == 'first' else 'late: last'} 50 episodes)", fontsize=9)
+        ax.set_title(f"{titles[col]} ({'early: first' if row == 'first' else 'late: last'} 50 episodes)", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"Figure 4: state-visitation density, InvertedDoublePendulum-v4, seed {seed} (joint t-SNE, "
@@ -151,6 +165,9 @@ def main(argv=None) -> int:
     p.add_argument("--figure4", action="store_true", help="state-visitation density on InvertedDoublePendulum-v4")
     p.add_argument("--profile", action="store_true", help="rliable's performance profile of meta and ddpg (Table 2 (d))")
     p.add_argument("--controls", default=None, metavar="DIR", help="the control arms under DIR beside meta and ddpg")
+    p.add_argument("--branching", default=None, metavar="DIR", help="--figure4: the student-start arm's directory "
+                   "(e.g. results/controls/student-start); draws figure4-branching: the reset-start and the student-start "
+                   "teacher, the student-start student and ddpg")
     p.add_argument("--seed", type=int, default=0, help="--figure4: the seed whose runs recorded states")
     p.add_argument("--states", type=int, default=1500, help="--figure4: states a panel at most")
     a = p.parse_args(argv)
@@ -158,7 +175,7 @@ def main(argv=None) -> int:
         p.error("--smooth must be >= 1 and --states >= 10")
     if a.figure4:
         try:
-            panels = figure4_panels(a.root, a.seed)
+            panels, titles = figure4_panels(a.root, a.seed, a.branching)
         except FileNotFoundError as e:
             print(f"baselines_meta.plot: error: {e}", file=sys.stderr)
             return 2
@@ -170,7 +187,10 @@ def main(argv=None) -> int:
                   file=sys.stderr)
             return 2
         os.makedirs(a.out, exist_ok=True)
-        print("\n".join(draw_figure4(panels, os.path.join(a.out, "figure4"), a.states, a.seed)))
+        stem = os.path.join(a.out, "figure4" if a.branching is None else "figure4-branching")
+        for (row, col), v in sorted(panel_spread(panels).items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            print(f"{titles[col]}, {row} 50 episodes: {len(panels[row, col]):,} states, spread {v:.3f}")
+        print("\n".join(draw_figure4(panels, titles, stem, a.states, a.seed)))
         return 0
     runs = load_runs(a.root)
     if not runs:
