@@ -50,8 +50,8 @@ def load_runs(root: str) -> list[Run]:
         for alg in sorted(os.listdir(os.path.join(root, env))) if os.path.isdir(os.path.join(root, env)) else []:
             ad = os.path.join(root, env, alg)
             for sd in sorted(os.listdir(ad)) if os.path.isdir(ad) else []:
-                if sd.startswith("seed-"):
-                    r = load_run(os.path.join(ad, sd), env, alg, int(sd.split("-", 1)[1]))
+                if sd.startswith("seed-") and sd[5:].isdigit() and os.path.isdir(os.path.join(ad, sd)):  # not seed-2.log
+                    r = load_run(os.path.join(ad, sd), env, alg, int(sd[5:]))
                     if r is not None:
                         out.append(r)
     return out

@@ -6,10 +6,11 @@ Reads the runs `run/stack_check` wrote under ROOT:
 - identity/<version>/<env>/ddpg/seed-0/: the same seeded short ddpg run on each version of the stack. Per env: are
   the two evaluations.csv files identical, are the training episodes' returns and lengths (0.monitor.csv) identical,
   and if not, the first episode that differs.
-- spread/<env>/ddpg/seed-<n>/: longer runs on the new version, for the envs whose short runs differ. Per env: each
-  seed's mean evaluation return over the last 10% of its steps, beside the campaign's ddpg seeds (CAMPAIGN, the old
-  version) over the same window of steps; "within the spread" when every new seed lies between the campaign's lowest
-  and highest seed, and the verdict (new against campaign) as in Table 2 (c).
+- spread/<version>/<env>/ddpg/seed-<n>/: longer runs on both versions (--old, --new), for the envs whose short runs
+  differ. Per env: each finished seed's mean evaluation return over the last 10% of the new runs' steps, beside the
+  campaign's ddpg seeds (--campaign, run on the old version, perhaps on older code) over the same window of steps;
+  "within the spread" when every new seed lies between the campaign's lowest and highest seed; and the verdicts
+  (new against old on this code, new against the campaign) as in Table 2 (c).
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import sys
 import numpy as np
 
 from baselines_meta.analysis.results import Run, load_runs, markdown_main, verdict
+
+OLD, NEW = "mujoco-4.0.0", "mujoco-3.17.0"
 
 
 def _episodes(d: str) -> list[tuple[str, str]]:
@@ -64,27 +67,30 @@ def window_score(r: Run, lo: int, hi: int) -> float:
     return float(r.returns[m].mean()) if m.any() else float("nan")
 
 
-def spread_rows(root: str, campaign: str) -> list[tuple]:
-    """(env, new seeds' scores, campaign seeds' scores, window (lo, hi), within the spread, verdict) per env under
-    root/spread/, each new run scored over the last 10% of its own steps and the campaign's ddpg over that window."""
-    new = [r for r in load_runs(os.path.join(root, "spread")) if r.alg == "ddpg"]
-    old = [r for r in load_runs(campaign) if r.alg == "ddpg"]
+def spread_rows(root: str, campaign: str, old: str, new: str) -> list[tuple]:
+    """(env, window (lo, hi), {version: seeds' scores}, campaign's scores, new within the campaign's spread, verdict
+    new against old, verdict new against the campaign) per env under root/spread/<new>/. The finished runs only; the
+    window is the last 10% of the shortest new run's steps, the same for every arm."""
+    runs = {v: [r for r in load_runs(os.path.join(root, "spread", v)) if r.alg == "ddpg" and r.done] for v in (old, new)}
+    camp = [r for r in load_runs(campaign) if r.alg == "ddpg"]
     out = []
-    for env in sorted({r.env for r in new}):
-        rs = [r for r in new if r.env == env]
-        hi = int(min(r.steps[-1] for r in rs))
+    for env in sorted({r.env for r in runs[new]}):
+        hi = int(min(r.steps[-1] for r in runs[new] if r.env == env))
         lo = int(0.9 * hi)
-        a = [window_score(r, lo, hi) for r in rs]
-        b = [s for s in (window_score(r, lo, hi) for r in old if r.env == env) if np.isfinite(s)]
-        within = bool(b) and all(min(b) <= x <= max(b) for x in a)
-        out.append((env, a, b, (lo, hi), within, verdict(a, b, np.random.default_rng(0))))
+        score = lambda rs: [s for s in (window_score(r, lo, hi) for r in rs if r.env == env) if np.isfinite(s)]  # noqa: E731
+        by = {v: score(runs[v]) for v in (old, new)}
+        b = score(camp)
+        within = bool(b) and all(min(b) <= x <= max(b) for x in by[new])
+        rng = np.random.default_rng(0)
+        out.append((env, (lo, hi), by, b, within, verdict(by[new], by[old], rng), verdict(by[new], b, rng)))
     return out
 
 
 def build_report(root: str, args=None) -> str:
     """The two tables; exits when root holds neither kind of run."""
     campaign = getattr(args, "campaign", "results/runs")
-    ident, spread = identity_rows(root), spread_rows(root, campaign)
+    old, new = getattr(args, "old", OLD), getattr(args, "new", NEW)
+    ident, spread = identity_rows(root), spread_rows(root, campaign, old, new)
     if not ident and not spread:
         raise SystemExit(f"baselines_meta.analysis.stack_check: error: no identity/ or spread/ runs under {root}")
     lines = []
@@ -96,11 +102,13 @@ def build_report(root: str, args=None) -> str:
                          f"{'–' if first is None else f'{first} of {n}'} |")
         lines.append("")
     if spread:
-        lines += [f"| task | steps scored | new version's seeds | campaign's seeds ({campaign}) | within the spread | verdict |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        for env, a, b, (lo, hi), within, v in spread:
-            fmt = lambda xs: ", ".join(f"{x:.0f}" for x in xs) or "–"  # noqa: E731
-            lines.append(f"| {env} | {lo:,}–{hi:,} | {fmt(a)} | {fmt(b)} | {'yes' if within else 'no'} | {v} |")
+        fmt = lambda xs: ", ".join(f"{x:.0f}" for x in xs) or "–"  # noqa: E731
+        lines += [f"| task | steps scored | {old} | {new} | campaign ({campaign}) | {new} within the campaign's spread | "
+                  f"{new} against {old} | {new} against the campaign |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for env, (lo, hi), by, b, within, v_old, v_camp in spread:
+            lines.append(f"| {env} | {lo:,}–{hi:,} | {fmt(by[old])} | {fmt(by[new])} | {fmt(b)} | "
+                         f"{'yes' if within else 'no'} | {v_old} | {v_camp} |")
     return "\n".join(lines) + "\n"
 
 
@@ -108,6 +116,8 @@ def main(argv=None) -> int:
     """The CLI (`python -m baselines_meta.analysis.stack_check`): prints the report, and writes it to --out when given."""
     def add_args(p):
         p.add_argument("--campaign", default="results/runs", help="the main grid, run on the old version")
+        p.add_argument("--old", default=OLD, help="the old stack's directory under spread/ and identity/")
+        p.add_argument("--new", default=NEW, help="the new stack's directory")
 
     return markdown_main("python -m baselines_meta.analysis.stack_check", __doc__, "results/stack-check", build_report,
                          argv, add_args)
