@@ -16,6 +16,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.install-stamp 2>/dev/null)" != "
   echo "run/: installing into .venv (setup.py or run/constraints.txt changed, or first time)..." >&2
   [ -x .venv/bin/python ] || "$PY311" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
+  # mujoco 4 split into mujoco-core and mujoco-studio, which install into the same mujoco/ folder: a .venv that had
+  # mujoco 4 keeps their files beside 3.17's unless they go first (pip leaves packages nothing requires any more)
+  .venv/bin/python -m pip uninstall -q -y mujoco mujoco-core mujoco-studio 2>/dev/null || true
   .venv/bin/python -m pip install -q -c run/constraints.txt -e ".[test]"
   echo "$STAMP" > .venv/.install-stamp
 fi
