@@ -69,13 +69,32 @@ def make_config(**overrides) -> RunConfig:
 
     p = build_parser()
     a = p.parse_args([])
-    dests = {x.dest for x in p._actions}
+    actions = {x.dest: x for x in p._actions}
     for k, v in overrides.items():
         dest = "env_id" if k == "env" else k
-        if dest not in dests or dest in ("help", "resume", "overwrite", "save_path", "load_path", "play", "play_episodes", "video"):
+        if dest not in actions or dest in ("help", "resume", "overwrite", "save_path", "load_path", "play", "play_episodes", "video"):
             raise UsageError(f"unknown setting {k!r} (the command line's flags without dashes, e.g. env, alg, num_timesteps)")
-        setattr(a, dest, v)
+        setattr(a, dest, _checked(k, actions[dest], v))
     return config_from_args(a)
+
+
+def _checked(name: str, action, v):
+    """An API value through its flag's own check (its type's bounds, its choices), as the command line would take it:
+    train(eval_interval=0) is refused like --eval_interval 0 (flags.UsageError), not run."""
+    import argparse
+
+    from baselines_meta.flags import UsageError
+
+    if v is None or isinstance(v, bool) or not callable(action.type):
+        checked = v
+    else:
+        try:
+            checked = action.type(str(v))
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as e:
+            raise UsageError(f"{name}: {e}") from None
+    if action.choices is not None and checked not in action.choices:
+        raise UsageError(f"{name} must be one of {', '.join(map(str, action.choices))}, got {v!r}")
+    return checked
 
 
 def train(config: Optional[RunConfig] = None, *, overwrite: bool = False, resume: bool = False,

@@ -43,6 +43,23 @@ def test_make_config_uses_the_flags_presets_and_checks():
         make_config(popart=True)
 
 
+def test_make_config_checks_each_value_as_its_flag_does():
+    # the command line's bounds and choices hold for the API too: eval_interval=0 once sent train() into an endless
+    # evaluation loop instead of an error
+    from baselines_meta import make_config
+    from baselines_meta.flags import UsageError
+
+    for bad, match in (({"eval_interval": 0}, "eval_interval: --eval_interval must be a positive integer"),
+                       ({"num_timesteps": -5}, "num_timesteps: "), ({"num_timesteps": 2.5}, "num_timesteps: "),
+                       ({"nb_train_steps": "x"}, "nb_train_steps: "), ({"alg": "sac"}, "alg must be one of"),
+                       ({"teacher_start": "middle"}, "teacher_start must be one of")):
+        with pytest.raises(UsageError, match=match):
+            make_config(**bad)
+    cfg = make_config(alg="ddpg", num_timesteps=1e4, eval_interval=2000, nb_train_steps=0, paired_starts=False)
+    assert cfg.schedule.num_timesteps == 10_000 and isinstance(cfg.schedule.num_timesteps, int)
+    assert cfg.schedule.eval_interval == 2000 and cfg.schedule.nb_train_steps == 0 and cfg.schedule.paired_starts is False
+
+
 def test_importing_the_package_imports_no_tensorflow():
     r = subprocess.run([PY, "-c", "import sys, baselines_meta; print('tensorflow' in sys.modules)"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)

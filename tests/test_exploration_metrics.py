@@ -68,6 +68,35 @@ def test_seed_metrics_arm_summary_best_arm_and_verdicts(tmp_path):
     assert os.path.getsize(stem + ".png") > 1000 and open(str(tmp_path / "t.md")).read() == md
 
 
+def test_critic_collapse_and_zero_meta_rewards(tmp_path):
+    """The diagnostics beside the verdicts, by hand: a critic collapses from the first epoch after which its
+    reference_Q_std stays below 1e-6; discovery before that counts as made while alive; Delta = 0 is averaged."""
+    root, env = str(tmp_path), "SparseMountainCar-v0"
+
+    def progress(d, q_std, zero=None, discovered=None):
+        with open(os.path.join(d, "progress.csv"), "w") as f:
+            f.write("total/steps,explore/discovered_at,reference_Q_std" + (",meta/reward_zero_frac" if zero else "") + "\n")
+            for i, q in enumerate(q_std):
+                disc = "" if discovered is None or discovered[i] is None else str(discovered[i])
+                f.write(f"{25 * (i + 1)},{disc},{q}" + (f",{zero[i]}" if zero else "") + "\n")
+
+    # collapsed from 100: its 0 at 50 does not count, since the critic is alive again at 75; discovered at 90, alive
+    d0 = write(root, env, "meta", 0, [0, 0, 0, 0])
+    progress(d0, [0.01, 0.0, 1e-3, 3.7e-9], zero=[0.0, 0.5, 1.0, 1.0], discovered=[None, None, None, 90])
+    d1 = write(root, env, "meta", 1, [0, 0, 0, 0])  # collapsed from 50 on, discovered at 60: too late to learn from
+    progress(d1, [0.02, 4e-8, 0.0, 0.0], zero=[0.0, 0.0, 1.0, 1.0], discovered=[None, 60, 60, 60])
+    d2 = write(root, env, "ddpg-none", 0, [0, 0, 0, 0])  # alive to the end, never discovered, no meta column
+    progress(d2, [0.0, 0.0, 0.0, 2e-6])
+    assert (ex.collapsed_at(d0), ex.collapsed_at(d1), ex.collapsed_at(d2)) == (100, 50, None)
+    assert ex.zero_fraction(d0) == pytest.approx(0.625) and ex.zero_fraction(d1) == 0.5 and ex.zero_fraction(d2) is None
+    m = ex.summarise("meta", ex.load(root)[env]["meta"])
+    assert (m.collapsed, m.discovered, m.discovered_alive) == (2, 2, 1)
+    assert m.zero_frac == pytest.approx((0.625 + 0.5) / 2)
+    md = ex.build_table(root)
+    assert "| SparseMountainCar-v0 | meta | 2 | 0/2 [0.00, 0.66] | 0/2 | 2/2 | never | 0.00 | 2/2 | 1/2 | 0.56 |" in md
+    assert "| SparseMountainCar-v0 | ddpg-none | 1 | 0/1 [0.00, 0.79] | 0/1 | 0/1 | never | 0.00 | 0/1 | 0/1 | – |" in md
+
+
 def test_discovery_is_logged_live_by_the_loop(tmp_path):
     """A fake algorithm on SparseMountainCar-v0 whose third cycle's second rollout rewards its 7th transition."""
     from test_loop import Fake, _rows

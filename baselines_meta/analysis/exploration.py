@@ -9,6 +9,14 @@ solved with a Wilson 95% interval, the median steps to solve (seeds that never s
 "never" when fewer than half did), the fraction that ever discovered the reward. The best ddpg arm of a task has the
 highest fraction solved (ties: the lower median steps to solve); each meta arm is compared with it on the fraction
 solved by Fisher's exact test, two-sided, alpha 0.05.
+
+Added after the first runs, as diagnostics beside the verdicts (not part of them): the meta arms' fraction of cycles
+whose meta reward Delta is exactly 0 (`meta/reward_zero_frac`: the teacher had no signal), and the student critic's
+collapse. On these tasks baselines' critic (LayerNorm, L2 1e-2 on its kernels) can fit a constant: L2 shrinks every
+kernel to ~1e-33, every hidden unit of its last layer goes dead, and Q no longer depends on the state or the action, so
+the actor's gradient is exactly 0 and nothing found later can be learned. A run's critic has collapsed from the first
+logged epoch after which `reference_Q_std` (Q's spread over the fixed reference batch of states and actions) stays
+below COLLAPSE_STD to the end.
 """
 from __future__ import annotations
 
@@ -25,6 +33,7 @@ from baselines_meta import paper
 from baselines_meta.analysis.results import final_score, load_run, markdown_main
 
 ALPHA = 0.05
+COLLAPSE_STD = 1e-6  # a live critic's reference_Q_std on these tasks: >= 1e-3; a collapsed one's: 0 to 4e-8
 ARMS = ("ddpg-param", "ddpg-normal", "ddpg-ou", "ddpg-none", "meta", "meta-variance", "meta-student")
 
 
@@ -37,6 +46,8 @@ class SeedResult(NamedTuple):
     discovered_at: Optional[int]  # env steps of the first transition that found the reward
     final: float  # the last-10% mean evaluation return
     done: bool
+    collapsed_at: Optional[int] = None  # env steps from which the critic stayed constant to the end (never: None)
+    zero_frac: Optional[float] = None  # meta: the fraction of cycles with Delta exactly 0 (ddpg: None)
 
 
 def env_dir(env_id: str) -> str:
@@ -57,6 +68,40 @@ def discovered_at(run_dir: str) -> Optional[int]:
     return None
 
 
+def _rows(run_dir: str) -> list[dict]:
+    path = os.path.join(run_dir, "progress.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _num(v) -> float:
+    return float(v) if v not in ("", None) else math.nan
+
+
+def collapsed_at(run_dir: str) -> Optional[int]:
+    """The env steps (total/steps) of the first logged epoch from which the student's critic stayed constant over the
+    reference batch to the end (reference_Q_std < COLLAPSE_STD in that row and every later one); None if the last
+    logged epoch's critic is alive."""
+    at = None
+    for row in _rows(run_dir):
+        q = _num(row.get("reference_Q_std"))
+        if math.isfinite(q) and q < COLLAPSE_STD:
+            at = at if at is not None else int(float(row["total/steps"]))
+        elif math.isfinite(q):
+            at = None
+    return at
+
+
+def zero_fraction(run_dir: str) -> Optional[float]:
+    """A meta run's fraction of cycles whose meta reward was exactly 0: the mean over epochs of meta/reward_zero_frac
+    (each epoch's fraction of its cycles; None for a run that logs none, i.e. ddpg)."""
+    x = [_num(r.get("meta/reward_zero_frac")) for r in _rows(run_dir)]
+    x = [v for v in x if math.isfinite(v)]
+    return float(np.mean(x)) if x else None
+
+
 def seed_result(run_dir: str, bar: float) -> Optional[SeedResult]:
     """The metrics of one run directory (None without evaluations)."""
     with open(os.path.join(run_dir, "config.json")) as f:
@@ -67,7 +112,7 @@ def seed_result(run_dir: str, bar: float) -> Optional[SeedResult]:
     above = np.flatnonzero(r.returns > bar)
     final = final_score(r)
     return SeedResult(int(cfg["seed"]), bool(final > bar), int(r.steps[above[0]]) if above.size else None,
-                      discovered_at(run_dir), final, r.done)
+                      discovered_at(run_dir), final, r.done, collapsed_at(run_dir), zero_fraction(run_dir))
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -111,14 +156,23 @@ class ArmSummary(NamedTuple):
     median_steps: Optional[float]
     discovered: int
     final: float
+    collapsed: int = 0  # seeds whose critic collapsed
+    discovered_alive: int = 0  # seeds that discovered the reward before their critic collapsed (or it never did)
+    zero_frac: Optional[float] = None  # meta: the mean over seeds of the fraction of cycles with Delta exactly 0
 
 
 def summarise(arm: str, results: list[SeedResult]) -> ArmSummary:
-    """An arm's fraction solved (with its Wilson interval), ever solved, median steps, discovery, final return."""
+    """An arm's fraction solved (with its Wilson interval), ever solved, median steps, discovery, final return, and
+    the diagnostics: critics collapsed, discoveries made while the critic was alive, the fraction of Delta = 0."""
     k = sum(r.solved for r in results)
+    zf = [r.zero_frac for r in results if r.zero_frac is not None]
+    alive = sum(r.discovered_at is not None and (r.collapsed_at is None or r.discovered_at < r.collapsed_at)
+                for r in results)
     return ArmSummary(arm, len(results), k, wilson(k, len(results)), sum(r.first_solved_at is not None for r in results),
                       median_steps(results), sum(r.discovered_at is not None for r in results),
-                      float(np.mean([r.final for r in results])) if results else float("nan"))
+                      float(np.mean([r.final for r in results])) if results else float("nan"),
+                      sum(r.collapsed_at is not None for r in results), alive,
+                      float(np.mean(zf)) if zf else None)
 
 
 def best_ddpg(summaries: list[ArmSummary]) -> Optional[ArmSummary]:
@@ -162,7 +216,8 @@ def build_table(root: str) -> str:
         raise SystemExit(f"baselines_meta.analysis.exploration: error: no finished runs under {root}")
     lines = ["## Per task and arm (finished runs)", "",
              "| task | arm | seeds | solved [Wilson 95%] | ever solved | discovered the reward | median steps to solve | "
-             "final return (mean) |", "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+             "final return (mean) | critic collapsed | discovered, critic alive | Δ = 0 (cycles) |",
+             "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     v_lines = ["## Verdicts: each meta arm against the task's best ddpg arm (fraction solved, Fisher's exact test)", "",
                "| task | best ddpg arm | meta arm | solved (meta, ddpg) | p | verdict |", "| --- | --- | --- | --- | ---: | --- |"]
     for task in paper.EXPLORATION:
@@ -171,7 +226,9 @@ def build_table(root: str) -> str:
         sums = [summarise(a, arms[a]) for a in order]
         for s in sums:
             lines.append(f"| {task.env_id} | {s.arm} | {s.n} | {s.solved}/{s.n} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] | "
-                         f"{s.ever}/{s.n} | {s.discovered}/{s.n} | {_steps(s.median_steps)} | {s.final:.2f} |")
+                         f"{s.ever}/{s.n} | {s.discovered}/{s.n} | {_steps(s.median_steps)} | {s.final:.2f} | "
+                         f"{s.collapsed}/{s.n} | {s.discovered_alive}/{s.n} | "
+                         f"{'–' if s.zero_frac is None else f'{s.zero_frac:.2f}'} |")
         best = best_ddpg(sums)
         for s in sums:
             if best is not None and s.arm.startswith("meta"):
