@@ -23,6 +23,24 @@ def opt(default: Any, help: str, **check: Any) -> Any:
     return field(default=default, metadata={"help": help, **check})
 
 
+def check_bounds(obj) -> None:
+    """The bounds of obj's `opt` fields (min=, lo= / hi= / lo_open=), for a config built in code rather than from
+    flags: ValueError naming the flag. (eval_interval=0 would evaluate forever; the flags check the same first.)"""
+    for f in dataclasses.fields(obj):
+        m, v = f.metadata, getattr(obj, f.name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        name = m.get("flag", f.name)
+        if "min" in m and (v < m["min"] or v != int(v)):
+            kind = "a positive integer" if m["min"] == 1 else "a non-negative integer"
+            raise ValueError(f"--{name} must be {kind}, got {v!r}")
+        lo, hi = m.get("lo"), m.get("hi")
+        if (isinstance(v, float) and math.isnan(v)) or (lo is not None and (v < lo or (m.get("lo_open") and v == lo))) \
+                or (hi is not None and v > hi):
+            raise ValueError(f"--{name} must be in {'(' if m.get('lo_open') else '['}{lo}, {hi if hi is not None else 'inf'}]"
+                             f", got {v!r}")
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """Hidden sizes, LayerNorm and output initialisation of the actor, critic and teacher MLPs (baselines / paper 5.1)."""
@@ -63,6 +81,7 @@ class DDPGConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def __post_init__(self):
+        check_bounds(self)
         if self.popart and not self.normalize_returns:
             raise ValueError("--popart needs --normalize_returns")
 
@@ -83,6 +102,7 @@ class TeacherConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def __post_init__(self):
+        check_bounds(self)
         if self.log_std_min >= self.log_std_max:
             raise ValueError("--teacher_log_std_min must be below --teacher_log_std_max")
         if not self.log_std_min < self.init_log_std < self.log_std_max:
@@ -142,6 +162,9 @@ class ScheduleConfig:
     eval_interval: int = opt(4000, "env steps per worker between evaluations", min=1)
     eval_episodes: int = opt(10, "deterministic evaluation episodes (split over ranks)", min=0)
 
+    def __post_init__(self):
+        check_bounds(self)
+
 
 # What `--meta_form` sets, by config section and field, where a flag was not given. 'literal' is every setting the
 # paper's text fixes (README, "The paper's literal form"): plain REINFORCE on every teacher step (no clip), the raw
@@ -192,6 +215,7 @@ class RunConfig:
     def __post_init__(self):
         """The algorithm decides the teacher's kind: 'meta-variance' trains the actor-mean teacher, the others the
         independent one (a RunConfig built in code cannot pair them otherwise)."""
+        check_bounds(self)
         if self.alg not in ALGS:
             raise ValueError(f"alg must be one of {', '.join(ALGS)}, got {self.alg!r}")
         kind = "variance" if self.alg == "meta-variance" else "independent"

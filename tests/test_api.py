@@ -55,6 +55,14 @@ def test_make_config_checks_each_value_as_its_flag_does():
                        ({"teacher_start": "middle"}, "teacher_start must be one of")):
         with pytest.raises(UsageError, match=match):
             make_config(**bad)
+    from baselines_meta.config import DDPGConfig, ScheduleConfig
+
+    with pytest.raises(ValueError, match="--eval_interval must be a positive integer, got 0"):  # a config built in code
+        ScheduleConfig(eval_interval=0)
+    with pytest.raises(ValueError, match=r"--actor_lr must be in \(0, inf\], got 0.0"):
+        DDPGConfig(actor_lr=0.0)
+    with pytest.raises(ValueError, match="--batch_size must be a positive integer, got 2.5"):
+        DDPGConfig(batch_size=2.5)
     cfg = make_config(alg="ddpg", num_timesteps=1e4, eval_interval=2000, nb_train_steps=0, paired_starts=False)
     assert cfg.schedule.num_timesteps == 10_000 and isinstance(cfg.schedule.num_timesteps, int)
     assert cfg.schedule.eval_interval == 2000 and cfg.schedule.nb_train_steps == 0 and cfg.schedule.paired_starts is False
