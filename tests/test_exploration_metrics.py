@@ -34,6 +34,7 @@ def test_intervals_and_tests_against_the_libraries():
         a, b, c, d = table
         assert ex.fisher_exact(a, b, c, d) == pytest.approx(fisher_exact([[a, b], [c, d]])[1], rel=1e-9), table
     assert ex.fisher_exact(10, 0, 0, 10) == pytest.approx(2 / 184756)  # by hand: 2 of C(20, 10) tables
+    assert ex._p(0.4) == "0.400" and ex._p(2 / 184756) == "1.1e-05"  # never a bare 0.000
 
 
 def test_seed_metrics_arm_summary_best_arm_and_verdicts(tmp_path):

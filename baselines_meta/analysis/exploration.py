@@ -205,6 +205,11 @@ def load(root: str) -> dict[str, dict[str, list[SeedResult]]]:
     return out
 
 
+def _p(p: float) -> str:
+    """A p-value: three decimals, or two significant digits below 0.001 (never a bare 0.000)."""
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
 def _steps(x: Optional[float]) -> str:
     return "never" if x is None else f"{x:,.0f}"
 
@@ -234,7 +239,7 @@ def build_table(root: str) -> str:
             if best is not None and s.arm.startswith("meta"):
                 p, words = verdict(s, best)
                 v_lines.append(f"| {task.env_id} | {best.arm} | {s.arm} | {s.solved}/{s.n}, {best.solved}/{best.n} | "
-                               f"{p:.3f} | {words} |")
+                               f"{_p(p)} | {words} |")
     return "\n".join(lines + [""] + v_lines) + "\n"
 
 
