@@ -33,7 +33,7 @@ from baselines_meta import paper
 from baselines_meta.analysis.results import final_score, load_run, markdown_main
 
 ALPHA = 0.05
-COLLAPSE_STD = 1e-6  # a live critic's reference_Q_std on these tasks: >= 1e-3; a collapsed one's: 0 to 4e-8
+COLLAPSE_STD = 1e-6  # the suite's runs end with reference_Q_std either below 1e-7 (collapsed) or above 1e-5
 ARMS = ("ddpg-param", "ddpg-normal", "ddpg-ou", "ddpg-none", "meta", "meta-variance", "meta-student")
 
 
