@@ -74,24 +74,38 @@ def make_config(**overrides) -> RunConfig:
         dest = "env_id" if k == "env" else k
         if dest not in actions or dest in ("help", "resume", "overwrite", "save_path", "load_path", "play", "play_episodes", "video"):
             raise UsageError(f"unknown setting {k!r} (the command line's flags without dashes, e.g. env, alg, num_timesteps)")
-        setattr(a, dest, _checked(k, actions[dest], v))
+        setattr(a, dest, _checked(k, actions[dest], getattr(a, dest), v))
     return config_from_args(a)
 
 
-def _checked(name: str, action, v):
+def _checked(name: str, action, default, v):
     """An API value through its flag's own check (its type's bounds, its choices), as the command line would take it:
-    train(eval_interval=0) is refused like --eval_interval 0 (flags.UsageError), not run."""
+    train(eval_interval=0) is refused like --eval_interval 0 (flags.UsageError), not run. None only where the flag
+    may be left unset; bools only for on/off flags, which take nothing else."""
     import argparse
+    import numbers
 
     from baselines_meta.flags import UsageError
 
-    if v is None or isinstance(v, bool) or not callable(action.type):
-        checked = v
-    else:
+    is_bool = isinstance(v, (bool, np.bool_))
+    if v is None:
+        if default is not None:
+            raise UsageError(f"{name} needs a value, got None")
+        return None
+    if action.nargs == 0:  # an on/off flag (--x / --no-x)
+        if not is_bool:
+            raise UsageError(f"{name} must be True or False, got {v!r}")
+        return bool(v)
+    checked = v
+    if callable(action.type):
+        if is_bool:
+            raise UsageError(f"{name} takes a value, not {v!r}")
         try:
             checked = action.type(str(v))
         except (argparse.ArgumentTypeError, ValueError, TypeError) as e:
             raise UsageError(f"{name}: {e}") from None
+        if isinstance(v, numbers.Integral) and isinstance(checked, int):
+            checked = int(v)  # exactly (the check reads it through a float)
     if action.choices is not None and checked not in action.choices:
         raise UsageError(f"{name} must be one of {', '.join(map(str, action.choices))}, got {v!r}")
     return checked

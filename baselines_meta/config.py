@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
+
+import numpy as np
 
 ALGS = ("meta", "meta-variance", "ddpg")
 
@@ -23,21 +26,25 @@ def opt(default: Any, help: str, **check: Any) -> Any:
     return field(default=default, metadata={"help": help, **check})
 
 
-def check_bounds(obj) -> None:
+def check_bounds(obj, prefix: str = "") -> None:
     """The bounds of obj's `opt` fields (min=, lo= / hi= / lo_open=), for a config built in code rather than from
-    flags: ValueError naming the flag. (eval_interval=0 would evaluate forever; the flags check the same first.)"""
+    flags: ValueError naming the flag (--<prefix><field>, or its flag=). eval_interval=0 would evaluate forever; the
+    flags check the same first. Integer fields take integers only (numpy's too; not bools, not 2.5 or inf)."""
     for f in dataclasses.fields(obj):
         m, v = f.metadata, getattr(obj, f.name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        name = m.get("flag", f"--{prefix}{f.name}")
+        if v is None and f.default is None:  # an optional setting left unset (e.g. save_interval: every epoch)
             continue
-        name = m.get("flag", f.name)
-        if "min" in m and (v < m["min"] or v != int(v)):
+        if "min" in m:
             kind = "a positive integer" if m["min"] == 1 else "a non-negative integer"
-            raise ValueError(f"--{name} must be {kind}, got {v!r}")
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v < m["min"]:
+                raise ValueError(f"{name} must be {kind}, got {v!r}")
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not {"lo", "hi"} & set(m):
+            continue
         lo, hi = m.get("lo"), m.get("hi")
-        if (isinstance(v, float) and math.isnan(v)) or (lo is not None and (v < lo or (m.get("lo_open") and v == lo))) \
-                or (hi is not None and v > hi):
-            raise ValueError(f"--{name} must be in {'(' if m.get('lo_open') else '['}{lo}, {hi if hi is not None else 'inf'}]"
+        if math.isnan(v) or (lo is not None and (v < lo or (m.get("lo_open") and v == lo))) or (hi is not None and v > hi):
+            raise ValueError(f"{name} must be in {'(' if m.get('lo_open') else '['}{lo}, {hi if hi is not None else 'inf'}]"
                              f", got {v!r}")
 
 
@@ -102,7 +109,7 @@ class TeacherConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def __post_init__(self):
-        check_bounds(self)
+        check_bounds(self, "teacher_")
         if self.log_std_min >= self.log_std_max:
             raise ValueError("--teacher_log_std_min must be below --teacher_log_std_max")
         if not self.log_std_min < self.init_log_std < self.log_std_max:

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 
+import numpy as np
 import pytest
 from conftest import PY, ROOT
 
@@ -52,10 +53,14 @@ def test_make_config_checks_each_value_as_its_flag_does():
     for bad, match in (({"eval_interval": 0}, "eval_interval: --eval_interval must be a positive integer"),
                        ({"num_timesteps": -5}, "num_timesteps: "), ({"num_timesteps": 2.5}, "num_timesteps: "),
                        ({"nb_train_steps": "x"}, "nb_train_steps: "), ({"alg": "sac"}, "alg must be one of"),
-                       ({"teacher_start": "middle"}, "teacher_start must be one of")):
+                       ({"teacher_start": "middle"}, "teacher_start must be one of"),
+                       ({"eval_interval": False}, "eval_interval takes a value, not False"),  # False == 0: endless too
+                       ({"eval_interval": None}, "eval_interval needs a value"), ({"env": None}, "env needs a value"),
+                       ({"paired_starts": "no"}, "paired_starts must be True or False"),
+                       ({"num_timesteps": float("inf")}, "num_timesteps: ")):
         with pytest.raises(UsageError, match=match):
             make_config(**bad)
-    from baselines_meta.config import DDPGConfig, ScheduleConfig
+    from baselines_meta.config import DDPGConfig, ScheduleConfig, TeacherConfig
 
     with pytest.raises(ValueError, match="--eval_interval must be a positive integer, got 0"):  # a config built in code
         ScheduleConfig(eval_interval=0)
@@ -63,6 +68,14 @@ def test_make_config_checks_each_value_as_its_flag_does():
         DDPGConfig(actor_lr=0.0)
     with pytest.raises(ValueError, match="--batch_size must be a positive integer, got 2.5"):
         DDPGConfig(batch_size=2.5)
+    with pytest.raises(ValueError, match="--eval_interval must be a positive integer, got False"):
+        ScheduleConfig(eval_interval=False)
+    with pytest.raises(ValueError, match="--eval_interval must be a positive integer"):
+        ScheduleConfig(eval_interval=np.int64(0))
+    with pytest.raises(ValueError, match=r"--teacher_lr must be in \(0, inf\]"):  # the teacher's flags' prefix
+        TeacherConfig(lr=0.0)
+    assert ScheduleConfig(eval_interval=np.int64(7)).eval_interval == 7
+    assert make_config(seed=2**60 + 1).seed == 2**60 + 1 and make_config(clip_norm=None).ddpg.clip_norm is None
     cfg = make_config(alg="ddpg", num_timesteps=1e4, eval_interval=2000, nb_train_steps=0, paired_starts=False)
     assert cfg.schedule.num_timesteps == 10_000 and isinstance(cfg.schedule.num_timesteps, int)
     assert cfg.schedule.eval_interval == 2000 and cfg.schedule.nb_train_steps == 0 and cfg.schedule.paired_starts is False

@@ -34,7 +34,7 @@ def test_intervals_and_tests_against_the_libraries():
         a, b, c, d = table
         assert ex.fisher_exact(a, b, c, d) == pytest.approx(fisher_exact([[a, b], [c, d]])[1], rel=1e-9), table
     assert ex.fisher_exact(10, 0, 0, 10) == pytest.approx(2 / 184756)  # by hand: 2 of C(20, 10) tables
-    assert ex._p(0.4) == "0.400" and ex._p(2 / 184756) == "1.1e-05"  # never a bare 0.000
+    assert ex._p(0.4) == "0.400" and ex._p(2 / 184756) == "1.1e-05" and ex._p(0.0) == "0"  # never a bare 0.000
 
 
 def test_seed_metrics_arm_summary_best_arm_and_verdicts(tmp_path):
@@ -71,7 +71,8 @@ def test_seed_metrics_arm_summary_best_arm_and_verdicts(tmp_path):
 
 def test_critic_collapse_and_zero_meta_rewards(tmp_path):
     """The diagnostics beside the verdicts, by hand: a critic collapses from the first epoch after which its
-    reference_Q_std stays below 1e-6; discovery before that counts as made while alive; Delta = 0 is averaged."""
+    reference_Q_std stays below 1e-6; a discovery counts as made while it was alive only up to the epoch before;
+    Delta = 0 is averaged over epochs."""
     root, env = str(tmp_path), "SparseMountainCar-v0"
 
     def progress(d, q_std, zero=None, discovered=None):
@@ -81,13 +82,16 @@ def test_critic_collapse_and_zero_meta_rewards(tmp_path):
                 disc = "" if discovered is None or discovered[i] is None else str(discovered[i])
                 f.write(f"{25 * (i + 1)},{disc},{q}" + (f",{zero[i]}" if zero else "") + "\n")
 
-    # collapsed from 100: its 0 at 50 does not count, since the critic is alive again at 75; discovered at 90, alive
+    # epochs end at 25, 50, 75, 100
+    # collapsed from 100 (its 0 at 50 does not count: alive again at 75), alive until 75; discovered at 70: alive
     d0 = write(root, env, "meta", 0, [0, 0, 0, 0])
-    progress(d0, [0.01, 0.0, 1e-3, 3.7e-9], zero=[0.0, 0.5, 1.0, 1.0], discovered=[None, None, None, 90])
-    d1 = write(root, env, "meta", 1, [0, 0, 0, 0])  # collapsed from 50 on, discovered at 60: too late to learn from
-    progress(d1, [0.02, 4e-8, 0.0, 0.0], zero=[0.0, 0.0, 1.0, 1.0], discovered=[None, 60, 60, 60])
-    d2 = write(root, env, "ddpg-none", 0, [0, 0, 0, 0])  # alive to the end, never discovered, no meta column
-    progress(d2, [0.0, 0.0, 0.0, 2e-6])
+    progress(d0, [0.01, 0.0, 1e-3, 3.7e-9], zero=[0.0, 0.5, 1.0, 1.0], discovered=[None, None, 70, 70])
+    # collapsed from 50, alive until 25; discovered at 40, inside the epoch it collapsed in: not counted
+    d1 = write(root, env, "meta", 1, [0, 0, 0, 0])
+    progress(d1, [0.02, 4e-8, 0.0, 0.0], zero=[0.0, 0.0, 1.0, 1.0], discovered=[None, 40, 40, 40])
+    d2 = write(root, env, "ddpg-none", 0, [0, 0, 0, 0])  # alive to the end (a nan row skipped), no meta column
+    progress(d2, [0.0, 0.0, 2e-6, "nan"])
+    assert (ex.collapse(d0), ex.collapse(d1), ex.collapse(d2)) == ((100, 75), (50, 25), (None, 75))
     assert (ex.collapsed_at(d0), ex.collapsed_at(d1), ex.collapsed_at(d2)) == (100, 50, None)
     assert ex.zero_fraction(d0) == pytest.approx(0.625) and ex.zero_fraction(d1) == 0.5 and ex.zero_fraction(d2) is None
     m = ex.summarise("meta", ex.load(root)[env]["meta"])

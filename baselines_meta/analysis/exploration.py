@@ -47,6 +47,7 @@ class SeedResult(NamedTuple):
     final: float  # the last-10% mean evaluation return
     done: bool
     collapsed_at: Optional[int] = None  # env steps from which the critic stayed constant to the end (never: None)
+    alive_until: Optional[int] = None  # env steps of the last epoch before that (the end of the run if it never did)
     zero_frac: Optional[float] = None  # meta: the fraction of cycles with Delta exactly 0 (ddpg: None)
 
 
@@ -80,18 +81,29 @@ def _num(v) -> float:
     return float(v) if v not in ("", None) else math.nan
 
 
-def collapsed_at(run_dir: str) -> Optional[int]:
-    """The env steps (total/steps) of the first logged epoch from which the student's critic stayed constant over the
-    reference batch to the end (reference_Q_std < COLLAPSE_STD in that row and every later one); None if the last
-    logged epoch's critic is alive."""
-    at = None
+def collapse(run_dir: str) -> tuple[Optional[int], int]:
+    """(collapsed at, alive until): the env steps (total/steps) of the first logged epoch from which the student's
+    critic stayed constant over the reference batch to the end (reference_Q_std < COLLAPSE_STD in that row and every
+    later one; None if the last logged epoch's critic is alive), and those of the row before it (0 before the first
+    row; the last step at which the critic is known alive). Rows without a finite value are skipped."""
+    at, alive, prev = None, 0, 0
     for row in _rows(run_dir):
         q = _num(row.get("reference_Q_std"))
-        if math.isfinite(q) and q < COLLAPSE_STD:
-            at = at if at is not None else int(float(row["total/steps"]))
-        elif math.isfinite(q):
+        if not math.isfinite(q):
+            continue
+        steps = int(float(row["total/steps"]))
+        if q < COLLAPSE_STD:
+            if at is None:
+                at, alive = steps, prev
+        else:
             at = None
-    return at
+        prev = steps
+    return at, (alive if at is not None else prev)
+
+
+def collapsed_at(run_dir: str) -> Optional[int]:
+    """The env steps of the first epoch of the critic's collapse to the end of the run (collapse(); None: alive)."""
+    return collapse(run_dir)[0]
 
 
 def zero_fraction(run_dir: str) -> Optional[float]:
@@ -112,7 +124,7 @@ def seed_result(run_dir: str, bar: float) -> Optional[SeedResult]:
     above = np.flatnonzero(r.returns > bar)
     final = final_score(r)
     return SeedResult(int(cfg["seed"]), bool(final > bar), int(r.steps[above[0]]) if above.size else None,
-                      discovered_at(run_dir), final, r.done, collapsed_at(run_dir), zero_fraction(run_dir))
+                      discovered_at(run_dir), final, r.done, *collapse(run_dir), zero_fraction(run_dir))
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -157,7 +169,7 @@ class ArmSummary(NamedTuple):
     discovered: int
     final: float
     collapsed: int = 0  # seeds whose critic collapsed
-    discovered_alive: int = 0  # seeds that discovered the reward before their critic collapsed (or it never did)
+    discovered_alive: int = 0  # seeds that discovered the reward by the last epoch their critic was known alive
     zero_frac: Optional[float] = None  # meta: the mean over seeds of the fraction of cycles with Delta exactly 0
 
 
@@ -166,7 +178,8 @@ def summarise(arm: str, results: list[SeedResult]) -> ArmSummary:
     the diagnostics: critics collapsed, discoveries made while the critic was alive, the fraction of Delta = 0."""
     k = sum(r.solved for r in results)
     zf = [r.zero_frac for r in results if r.zero_frac is not None]
-    alive = sum(r.discovered_at is not None and (r.collapsed_at is None or r.discovered_at < r.collapsed_at)
+    # a discovery in the epoch the critic collapsed in is not counted: it may have come after
+    alive = sum(r.discovered_at is not None and (r.collapsed_at is None or r.discovered_at <= r.alive_until)
                 for r in results)
     return ArmSummary(arm, len(results), k, wilson(k, len(results)), sum(r.first_solved_at is not None for r in results),
                       median_steps(results), sum(r.discovered_at is not None for r in results),
@@ -207,7 +220,7 @@ def load(root: str) -> dict[str, dict[str, list[SeedResult]]]:
 
 def _p(p: float) -> str:
     """A p-value: three decimals, or two significant digits below 0.001 (never a bare 0.000)."""
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.2g}"
 
 
 def _steps(x: Optional[float]) -> str:
