@@ -277,6 +277,7 @@ def figure(root: str, out_stem: str) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
 
     from baselines_meta.analysis.figures import save
 
@@ -289,6 +290,7 @@ def figure(root: str, out_stem: str) -> list[str]:
             ax.step(steps, frac, where="post", label=arm, ls="--" if arm.startswith("ddpg") else "-")
         ax.set_title(task.env_id.split("/")[-1], fontsize=9)
         ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k" if x else "0"))
         ax.set_ylim(-0.03, 1.03)
     axes[0][0].set_ylabel("fraction of seeds solved")
     axes[0][-1].legend(fontsize=7, loc="upper left")
