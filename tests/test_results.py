@@ -1,9 +1,12 @@
 """Table 2 statistics against hand computation, the plot files, and the compare launcher's skip / resume plan."""
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from baselines_meta.analysis.results import Run, bootstrap_ci, common_curve, final_score, load_runs, prob_better
 
@@ -318,6 +321,9 @@ def test_compare_plan_skips_done_and_resumes_partial(tmp_path, capsys):
     cmd = command(Job("Pendulum-v1", "ddpg", 1, run_dir(out, "Pendulum-v1", "ddpg", 1)), A, ["--num_timesteps", "5"])
     assert "--resume" not in cmd and cmd[-2:] == ["--num_timesteps", "5"] and "--seed" in cmd
     assert main(["--envs", "Nope-v0", "--out", out]) == 2
+    # one folder per env id, '/' written '__' (what the exploration loaders read)
+    assert run_dir(out, "dm_control/cartpole-swingup_sparse-v0", "meta", 3) == os.path.join(
+        out, "dm_control__cartpole-swingup_sparse-v0", "meta", "seed-3")
 
 
 def test_literal_section_by_hand(tmp_path):
@@ -341,3 +347,28 @@ def test_literal_section_by_hand(tmp_path):
     assert row[5] == "0.62" and row[7] == "0.00" and row[8] == "worse"  # P(literal > ours): (1 + 0 + 1 + 0.5) / 4
     assert row[9] == "0.75" and row[10] == "-3.00" and row[11].startswith("–")  # (1.0 + 0.5) / 2; last epoch's log-std
     assert build_literal(main, str(tmp_path / "none")) == ""
+
+
+def test_collect_runs_copies_finished_small_files_into_one_folder_per_env(tmp_path):
+    """run/collect_runs: DONE runs only, small files only, log_path rewritten, and an env id with '/' (a run made
+    before the '__' layout) lands in the '__' folder the loaders read."""
+    src, dest = tmp_path / "src", tmp_path / "results"
+    for env, seed, done in (("dm_control/cartpole-swingup_sparse-v0", 0, True), ("Pendulum-v1", 1, True),
+                            ("Pendulum-v1", 2, False)):
+        d = src / "exploration" / env / "meta" / f"seed-{seed}"
+        (d / "checkpoints").mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps({"env_id": env, "log_path": str(d)}))
+        (d / "progress.csv").write_text("a\n1\n")
+        (d / "log.txt").write_text("x")
+        (d / "checkpoints" / "rank0.pkl").write_text("x")
+        if done:
+            (d / "DONE").write_text("")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "run", "collect_runs"), str(src), str(dest)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    cp = dest / "exploration" / "dm_control__cartpole-swingup_sparse-v0" / "meta" / "seed-0"
+    assert sorted(os.listdir(cp)) == ["DONE", "config.json", "progress.csv"]
+    assert json.loads((cp / "config.json").read_text())["log_path"] == str(cp)
+    assert (dest / "exploration" / "Pendulum-v1" / "meta" / "seed-1" / "DONE").exists()
+    assert not (dest / "exploration" / "Pendulum-v1" / "meta" / "seed-2").exists()
+    assert not (dest / "exploration" / "dm_control").exists() and len(r.stdout.split()) == 2

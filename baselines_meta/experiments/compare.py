@@ -2,12 +2,13 @@
 
     python -m baselines_meta.compare --algs meta ddpg --envs Pendulum-v1 InvertedPendulum-v4 --seeds 0 1 2
 
-Each run lives in <out>/<env>/<alg>/seed-<n>/. A run with a DONE file is skipped, one with a config.json but no
-DONE is resumed from its last checkpoint (`--resume`), others start fresh. Compare holds each run's lock (runlock)
-while it launches the run, the run itself and its DONE; a run another process holds (a second compare, a run started
-by hand) is skipped with one line, counted neither done nor failed. As many runs go at once as the cores allow
-(`--jobs`, default: cores // np), each under `mpiexec -n NP` when `--np` > 1. Arguments after `--` go to every run
-(e.g. `-- --num_timesteps 20000`); by default the paper preset decides the budget.
+Each run lives in <out>/<env>/<alg>/seed-<n>/ (<env>: the id with '/' written '__'). A run with a DONE file is
+skipped, one with a config.json but no DONE is resumed from its last checkpoint (`--resume`), others start fresh.
+Compare holds each run's lock (runlock) while it launches the run, the run itself and its DONE; a run another process
+holds (a second compare, a run started by hand) is skipped with one line, counted neither done nor failed. As many
+runs go at once as the cores allow (`--jobs`, default: cores // np), each under `mpiexec -n NP` when `--np` > 1.
+Arguments after `--` go to every run (e.g. `-- --num_timesteps 20000`); by default the paper preset decides the
+budget.
 """
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ class Job(NamedTuple):
 
 
 def run_dir(out: str, env: str, alg: str, seed: int) -> str:
-    """A run's directory: <out>/<env>/<alg>/seed-<seed>."""
-    return os.path.join(out, env, alg, f"seed-{seed}")
+    """A run's directory: <out>/<env>/<alg>/seed-<seed>, <env> the id with '/' written '__' (one folder per env, as
+    the loaders expect: dm_control/cartpole-swingup_sparse-v0 -> dm_control__cartpole-swingup_sparse-v0)."""
+    return os.path.join(out, env.replace("/", "__"), alg, f"seed-{seed}")
 
 
 def status(d: str) -> str:
