@@ -14,8 +14,6 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
-import numpy as np
-
 ALGS = ("meta", "meta-variance", "ddpg")
 
 
@@ -37,10 +35,10 @@ def check_bounds(obj, prefix: str = "") -> None:
             continue
         if "min" in m:
             kind = "a positive integer" if m["min"] == 1 else "a non-negative integer"
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v < m["min"]:
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < m["min"]:  # (numpy's bool is no Integral)
                 raise ValueError(f"{name} must be {kind}, got {v!r}")
             continue
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) or not {"lo", "hi"} & set(m):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not {"lo", "hi"} & set(m):
             continue
         lo, hi = m.get("lo"), m.get("hi")
         if math.isnan(v) or (lo is not None and (v < lo or (m.get("lo_open") and v == lo))) or (hi is not None and v > hi):
