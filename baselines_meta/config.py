@@ -24,26 +24,36 @@ def opt(default: Any, help: str, **check: Any) -> Any:
     return field(default=default, metadata={"help": help, **check})
 
 
+def bound_error(name: str, v: Any, meta: dict, shown: Optional[str] = None) -> Optional[str]:
+    """The one bounds check of a number setting, for the flags (flags._int / _float) and for configs built in code
+    (check_bounds): the error message naming `name`, or None. meta holds the field's check: min= (an integer >= min:
+    integers only, numpy's too; not bools, not 2.5 or inf) or lo= / hi= / lo_open= (a number in that range, not NaN).
+    `shown` is how the value appears in the message (the typed string for a flag; repr(v) by default)."""
+    shown = repr(v) if shown is None else shown
+    if "min" in meta:
+        kind = "a positive integer" if meta["min"] == 1 else "a non-negative integer"
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < meta["min"]:  # (numpy's bool is no Integral)
+            return f"{name} must be {kind}, got {shown}"
+        return None
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not {"lo", "hi"} & set(meta):
+        return None
+    lo, hi, lo_open = meta.get("lo"), meta.get("hi"), meta.get("lo_open", False)
+    if math.isnan(v) or (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and v > hi):
+        return f"{name} must be in {'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}], got {shown}"
+    return None
+
+
 def check_bounds(obj, prefix: str = "") -> None:
-    """The bounds of obj's `opt` fields (min=, lo= / hi= / lo_open=), for a config built in code rather than from
-    flags: ValueError naming the flag (--<prefix><field>, or its flag=). eval_interval=0 would evaluate forever; the
-    flags check the same first. Integer fields take integers only (numpy's too; not bools, not 2.5 or inf)."""
+    """The bounds of obj's `opt` fields, for a config built in code rather than from flags: ValueError naming the flag
+    (--<prefix><field>, or its flag=). eval_interval=0 would evaluate forever; the flags check the same first, with the
+    same bound_error."""
     for f in dataclasses.fields(obj):
         m, v = f.metadata, getattr(obj, f.name)
-        name = m.get("flag", f"--{prefix}{f.name}")
         if v is None and f.default is None:  # an optional setting left unset (e.g. save_interval: every epoch)
             continue
-        if "min" in m:
-            kind = "a positive integer" if m["min"] == 1 else "a non-negative integer"
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < m["min"]:  # (numpy's bool is no Integral)
-                raise ValueError(f"{name} must be {kind}, got {v!r}")
-            continue
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not {"lo", "hi"} & set(m):
-            continue
-        lo, hi = m.get("lo"), m.get("hi")
-        if math.isnan(v) or (lo is not None and (v < lo or (m.get("lo_open") and v == lo))) or (hi is not None and v > hi):
-            raise ValueError(f"{name} must be in {'(' if m.get('lo_open') else '['}{lo}, {hi if hi is not None else 'inf'}]"
-                             f", got {v!r}")
+        err = bound_error(m.get("flag", f"--{prefix}{f.name}"), v, m)
+        if err:
+            raise ValueError(err)
 
 
 @dataclass(frozen=True)

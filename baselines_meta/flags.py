@@ -13,7 +13,7 @@ import typing
 from typing import Optional, Sequence
 
 from baselines_meta import paper
-from baselines_meta.config import META_FORMS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig
+from baselines_meta.config import META_FORMS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig, bound_error
 
 
 class UsageError(Exception):
@@ -22,17 +22,19 @@ class UsageError(Exception):
 
 
 def _int(name, minimum: int):
-    """An integer flag >= minimum (floats like 1e6 accepted when whole)."""
-    kind = "a positive integer" if minimum == 1 else "a non-negative integer"
+    """An integer flag >= minimum (floats like 1e6 accepted when whole); the bound is config.bound_error's."""
 
     def f(s):
         try:
             v = float(s)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {s!r}") from None
-        if not math.isfinite(v) or v != int(v) or v < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {s!r}")
-        return int(v)
+            v = math.nan
+        if math.isfinite(v) and v == int(v):
+            v = int(v)
+        err = bound_error(name, v, {"min": minimum}, shown=repr(s))
+        if err:
+            raise argparse.ArgumentTypeError(err)
+        return v
 
     return f
 
@@ -42,14 +44,15 @@ def _positive_int(name):
 
 
 def _float(name, lo=None, hi=None, lo_open=False):
+    """A number flag in [lo, hi] ((lo, hi] when lo_open); the bound is config.bound_error's."""
     def f(s):
         try:
             v = float(s)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be a number, got {s!r}") from None
-        if math.isnan(v) or (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and v > hi):
-            rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}]"
-            raise argparse.ArgumentTypeError(f"{name} must be in {rng}, got {s!r}")
+        err = bound_error(name, v, {"lo": lo, "hi": hi, "lo_open": lo_open}, shown=repr(s))
+        if err:
+            raise argparse.ArgumentTypeError(err)
         return v
 
     return f

@@ -99,3 +99,30 @@ def test_cycle_env_steps():
     assert prev.cycle_env_steps() == 300 and prev.cycle_env_steps(first=True) == 500
     long = RunConfig(alg="meta-variance", schedule=dataclasses.replace(sch, nb_explore_steps=1000, nb_eval_steps=2000))
     assert long.cycle_env_steps() == 5000
+
+
+def _bad_value(m):
+    """A value just outside the field's bounds (its metadata's min= or lo= / hi=)."""
+    if "min" in m:
+        return m["min"] - 1
+    return m["lo"] if m.get("lo_open") else (m["lo"] - 1 if m.get("lo") is not None else m["hi"] + 1)
+
+
+def test_a_flag_and_a_config_built_in_code_refuse_alike():
+    """One bound check (config.bound_error) for both ways in: every bounded field, given a value just outside its
+    bounds, is refused by its flag and by its dataclass with the same message (but for how the value is shown)."""
+    p, n = build_parser(), 0
+    for _, cls, prefix in FLAG_GROUPS:
+        for f, _ in flag_fields(cls):
+            m = f.metadata
+            if not ("min" in m or {"lo", "hi"} & set(m)):
+                continue
+            flag, bad = m.get("flag", f"--{prefix}{f.name}"), _bad_value(m)
+            with pytest.raises(UsageError) as by_flag:
+                p.parse_args([flag, str(bad)])
+            with pytest.raises(ValueError) as by_code:
+                cls(**{f.name: bad})
+            said = str(by_flag.value).removeprefix(f"argument {flag}: ")  # (argparse names the argument first)
+            assert said == f"{str(by_code.value).split(' got ')[0]} got {str(bad)!r}", f.name
+            n += 1
+    assert n >= 25
