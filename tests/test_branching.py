@@ -14,7 +14,9 @@ from baselines_meta.runtime.branching import Tape, check_restorable, run_branche
 from baselines_meta.runtime.envs import EnvError, EnvRunner, make_env
 
 FAMILIES = ["Hopper-v4", "InvertedDoublePendulum-v4", "HalfCheetah-v4", "Pendulum-v1", "MountainCarContinuous-v0",
-            "Reacher-v4"]
+            "Reacher-v4",
+            # the hard-exploration suite's (--teacher_start student runs on all four): dm_control's physics included
+            "SparseMountainCar-v0", "SparseHalfCheetah-v5", "dm_control/cartpole-swingup_sparse-v0"]
 
 
 def _recorded(env_id, n=130, seed=0):
