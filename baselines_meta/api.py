@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
-from baselines_meta.config import RunConfig
+from baselines_meta.config import RunConfig, UsageError
 
 
 class TrainResult(NamedTuple):
@@ -62,84 +62,109 @@ def quiet_tf() -> None:
         os.close(saved)
 
 
+# Keywords of train() that name the invocation, not a setting
+INVOCATION = ("overwrite", "resume", "save_path", "stdout")
+
+
 def make_config(**overrides) -> RunConfig:
-    """A RunConfig from flag-named overrides (`env="Hopper-v4"`, `no_paired_starts` as `paired_starts=False`), with
-    the command line's presets, meta forms and checks (flags.UsageError on a bad value or an unknown name)."""
-    from baselines_meta.flags import UsageError, build_parser, config_from_args
+    """The resolved RunConfig of flag-named overrides (`env="Hopper-v4"`, `no_paired_starts` as `paired_starts=False`),
+    by the command line's rule (resolve.resolve: presets and meta forms fill what you did not set) and checks
+    (UsageError on a bad value or an unknown name). A value is taken as its flag would take it: num_timesteps="10" as
+    --num_timesteps 10."""
+    from baselines_meta import resolve as resolver
+    from baselines_meta.flags import check_noise
 
-    p = build_parser()
-    a = p.parse_args([])
-    actions = {x.dest: x for x in p._actions}
+    known = resolver.settings()
+    values = {}
     for k, v in overrides.items():
-        dest = "env_id" if k == "env" else k
-        if dest not in actions or dest in ("help", "resume", "overwrite", "save_path", "load_path", "play", "play_episodes", "video"):
+        name = "env_id" if k == "env" else k
+        if name not in known:
             raise UsageError(f"unknown setting {k!r} (the command line's flags without dashes, e.g. env, alg, num_timesteps)")
-        setattr(a, dest, _checked(k, actions[dest], getattr(a, dest), v))
-    return config_from_args(a)
+        values[name] = _checked(k, known[name], v)
+    check_noise(values.get("noise_type"))
+    return resolver.resolve(resolver.build(values))
 
 
-def _checked(name: str, action, default, v):
+def _checked(name: str, setting, v):
     """An API value through its flag's own check (its type's bounds, its choices), as the command line would take it:
-    train(eval_interval=0) is refused like --eval_interval 0 (flags.UsageError), not run. None only where the flag
-    may be left unset; bools only for on/off flags, which take nothing else."""
+    train(eval_interval=0) is refused like --eval_interval 0 (UsageError), not run; a string is read as the flag
+    reads it. None only where the flag may be left unset; bools only for on/off flags, which take nothing else."""
     import argparse
     import numbers
 
-    from baselines_meta.flags import UsageError
+    from baselines_meta.flags import _base, choices, convert
 
     is_bool = isinstance(v, (bool, np.bool_))
+    base = _base(setting.hint)
     if v is None:
-        if default is not None:
+        if base is setting.hint:  # not Optional
             raise UsageError(f"{name} needs a value, got None")
         return None
-    if action.nargs == 0:  # an on/off flag (--x / --no-x)
+    if base is bool:
         if not is_bool:
             raise UsageError(f"{name} must be True or False, got {v!r}")
         return bool(v)
+    conv = convert(setting)
     checked = v
-    if callable(action.type):
+    if conv is not None:
         if is_bool:
             raise UsageError(f"{name} takes a value, not {v!r}")
+        if not isinstance(v, (str, numbers.Real)):
+            raise UsageError(f"{name} must be a number, got {v!r}")
         try:
-            checked = action.type(str(v))
+            checked = conv(str(v))
         except (argparse.ArgumentTypeError, ValueError, TypeError) as e:
             raise UsageError(f"{name}: {e}") from None
         if isinstance(v, numbers.Integral) and isinstance(checked, int):
             checked = int(v)  # exactly (the check reads it through a float)
-    if action.choices is not None and checked not in action.choices:
-        raise UsageError(f"{name} must be one of {', '.join(map(str, action.choices))}, got {v!r}")
+    opts = choices(setting)
+    if opts is not None and checked not in opts:
+        raise UsageError(f"{name} must be one of {', '.join(map(str, opts))}, got {v!r}")
     return checked
 
 
 def train(config: Optional[RunConfig] = None, *, overwrite: bool = False, resume: bool = False,
-          save_path: Optional[str] = None, stdout=None, **overrides) -> TrainResult:
-    """Train one worker: from `config` (a RunConfig), or from flag-named overrides (see make_config), not both.
+          save_path: Optional[str] = None, stdout=None, _cli: bool = False, **overrides) -> TrainResult:
+    """Train one worker: from `config` (a RunConfig, resolved here), or from flag-named overrides (see make_config),
+    not both.
 
-    resume: continue the run in config's log_path from its checkpoint; save_path: also write the final policy there;
-    stdout: where rank 0's epoch table goes (default sys.stdout; use log_formats="csv" to print none)."""
+    resume: continue the run in config's log_path from its checkpoint (its config must match the run's; a larger
+    num_timesteps extends it); save_path: also write the final policy there; stdout: where rank 0's epoch table goes
+    (default sys.stdout; use log_formats="csv" to print none). Bad input raises UsageError (or the error of the part
+    that refused it) before anything is written; a new run that fails before its first epoch row leaves nothing
+    behind."""
+    from baselines_meta.resolve import resolve
+
     if config is not None and overrides:
-        raise TypeError("train() takes a RunConfig or flag-named overrides, not both")
-    cfg = config if config is not None else make_config(**overrides)
+        raise UsageError("train() takes a RunConfig or flag-named overrides, not both")
+    if resume and overwrite:
+        raise UsageError("resume and overwrite exclude each other" if not _cli else "--resume and --overwrite exclude each other")
+    cfg = resolve(config) if config is not None else make_config(**overrides)
+    preflight(cfg, save_path, _cli)
     t0 = time.time()
-    if cfg.alg != "ddpg" and cfg.schedule.teacher_start == "student":
-        from baselines_meta.runtime.branching import check_restorable
-
-        check_restorable(cfg.env_id)  # before the run directory is touched (EnvError: one line, exit 2)
     quiet_tf()
     from baselines_meta.runtime.context import RunContext
     from baselines_meta.storage.faults import WriteError
+    from baselines_meta.storage.rundir import RunDirError
 
-    ctx = RunContext(cfg, overwrite=overwrite, stdout=stdout, resume=resume, finished_ok=bool(save_path))
+    try:
+        ctx = RunContext(cfg, overwrite=overwrite, stdout=stdout, resume=resume, finished_ok=bool(save_path))
+    except RunDirError as e:
+        if e.api and not _cli:
+            raise RunDirError(e.api) from None
+        raise
+    failed = True
     try:
         if cfg.alg == "ddpg":
             from baselines_meta.ddpg.learn import learn
         else:
             from baselines_meta.meta.learn import learn
         out = learn(ctx)
+        failed = False
         if save_path and ctx.rank == 0:
             from baselines_meta.runtime.policy_io import save_policy
 
-            save_policy(save_path, cfg, out.learner, out.teacher)
+            save_policy(save_path, ctx.cfg, out.learner, out.teacher)
             ctx.logger.info(f"policy saved to {save_path}")
         ctx.logger.info(f"logs in {os.path.abspath(ctx.log_dir)}")
         return TrainResult(ctx.log_dir, out.steps, out.last_eval, time.time() - t0, save_path, out.learner, out.buffer,
@@ -147,7 +172,49 @@ def train(config: Optional[RunConfig] = None, *, overwrite: bool = False, resume
     except WriteError as e:
         raise ctx.saver.kept(e)
     finally:
-        ctx.close()
+        ctx.close(failed=failed)
+
+
+def preflight(cfg: RunConfig, save_path: Optional[str], cli: bool = False) -> None:
+    """What can be checked before the run directory is touched, so that bad input writes nothing: the noise spec,
+    the log formats, the seeding scheme for this many ranks, the env (make_env's checks; a branching teacher needs a
+    restorable env) and the policy file's place."""
+    from baselines_meta.common import mpi
+    from baselines_meta.flags import check_noise
+    from baselines_meta.resolve import seed_error
+    from baselines_meta.runtime.envs import check_env_ids
+    from baselines_meta.storage.logger import parse_formats
+
+    check_noise(cfg.ddpg.noise_type)
+    parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout")
+    err = seed_error(cfg.seed, mpi.size())
+    if err:
+        raise UsageError(err)
+    if save_path is not None:
+        save_path_error = _save_path_error(save_path, "--save_path" if cli else "save_path")
+        if save_path_error:
+            raise UsageError(save_path_error)
+    check_env_ids([cfg.env_id])
+    if cfg.alg != "ddpg" and cfg.schedule.teacher_start == "student":
+        from baselines_meta.runtime.branching import check_restorable
+
+        check_restorable(cfg.env_id)  # (EnvError: one line, exit 2)
+
+
+def _save_path_error(path: str, name: str) -> Optional[str]:
+    """Why the final policy could not be written to `path` (checked at the start, not after the whole run), or None."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        return f"{name} must be a file path, got {path!r}"
+    if os.path.isdir(path):
+        return f"{name} {path} is a directory: name the policy file to write (e.g. {os.path.join(path, 'policy.npz')})"
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):  # (save_policy makes the missing folders)
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        return f"{name} {path}: {parent} is a file, not a directory"
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return f"{name} {path} cannot be written (permission denied)"
+    return None
 
 
 class Policy:

@@ -3,25 +3,65 @@
 Sources: baselines `ddpg/main.py` + `training.py` (pre-refactor, as used by the paper), the paper's Table 1 and
 Section 5.1 ("Learning to Explore with Meta-Policy Gradient", Xu et al., ICML 2018).
 
-The command line is generated from these fields (run.build_parser): each field made with `opt` carries its help
+The command line is generated from these fields (flags.build_parser): each field made with `opt` carries its help
 text and its check in its metadata, so a setting is written once. Fields made with plain defaults have no flag.
+
+A field that `--preset paper`, `--meta_form` or the algorithm fills (opt(..., preset=True)) starts as UNSET, a marker
+and not a value: resolve.resolve() fills only what is UNSET, so a value the caller set wins however the config was
+made (a RunConfig in code, make_config, the CLI, --resume), and a config still holding an UNSET cannot start a run.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import numbers
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
+import numpy as np
+
 ALGS = ("meta", "meta-variance", "ddpg")
+META_ALGS = ("meta", "meta-variance")  # the algorithms with a teacher
+MAX_SEED = 2**32 - 1  # numpy's and tf_keras' seeds are 32-bit: every rank's seed (seed + 1000000 * rank) must fit
 
 
-def opt(default: Any, help: str, **check: Any) -> Any:
-    """A field with a command-line flag: `help`, and its check: min= (integers: 0 or 1), lo= / hi= / lo_open=
-    (numbers), flag= (the flag's name, when not --<field name>), preset=True (left unset on the command line so that
-    --preset paper can fill it)."""
-    return field(default=default, metadata={"help": help, **check})
+class UsageError(ValueError):
+    """Bad input, from the command line or the Python API: one line on stderr and exit code 2 from the CLI.
+    `all_ranks`: every MPI rank raises it alike, so rank 0 alone reports it."""
+
+    all_ranks = True
+
+
+class _Unset:
+    """The marker of a setting nobody set yet (see the module's docstring); one instance, UNSET."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self):
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def opt(default: Any, help: str, *, preset: bool = False, reads: Optional[tuple] = None, inert: Any = ...,
+        **check: Any) -> Any:
+    """A field with a command-line flag: `help`, and its check: min= / max= (integers), lo= / hi= / lo_open=
+    (numbers), choices=, flag= (the flag's name, when not --<field name>).
+
+    default: the value when nothing sets it (for preset=True fields: when neither the caller, the paper preset, the
+    meta form nor the algorithm sets it). preset=True: the field starts as UNSET (resolve.resolve fills it).
+    reads: the algorithms that read the setting (default: all); for the others the config records `inert` (default:
+    `default`), and a different value set explicitly is refused (resolve.alg_error), whatever the entry."""
+    meta = {"help": help, "fallback": default, **check}
+    if preset:
+        meta["preset"] = True
+    if reads is not None:
+        meta["reads"] = reads
+    meta["inert"] = default if inert is ... else inert
+    return field(default=UNSET if preset else default, metadata=meta)
 
 
 def bound_error(name: str, v: Any, meta: dict, shown: Optional[str] = None) -> Optional[str]:
@@ -32,10 +72,17 @@ def bound_error(name: str, v: Any, meta: dict, shown: Optional[str] = None) -> O
     shown = repr(v) if shown is None else shown
     if "min" in meta:
         kind = "a positive integer" if meta["min"] == 1 else "a non-negative integer"
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < meta["min"]:  # (numpy's bool is no Integral)
+        if "max" in meta:
+            kind = f"an integer in [{meta['min']}, {meta['max']}]"
+        if (isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < meta["min"]  # (numpy's bool is no Integral)
+                or ("max" in meta and v > meta["max"])):
             return f"{name} must be {kind}, got {shown}"
         return None
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not {"lo", "hi"} & set(meta):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        return None
+    if math.isinf(v):  # no setting means anything at infinity: --critic_lr inf ran until its first NaN
+        return f"{name} must be a finite number, got {shown}"
+    if not {"lo", "hi"} & set(meta):
         return None
     lo, hi, lo_open = meta.get("lo"), meta.get("hi"), meta.get("lo_open", False)
     if math.isnan(v) or (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and v > hi):
@@ -43,17 +90,52 @@ def bound_error(name: str, v: Any, meta: dict, shown: Optional[str] = None) -> O
     return None
 
 
+def type_error(name: str, v: Any, hint: Any, meta: dict) -> Optional[str]:
+    """The type check of a setting built in code (the flags convert their strings first): the message naming `name`,
+    or None. bool fields take True / False, str fields a string, Literal fields (and choices=) one of their values, int
+    and float fields a number (bound_error checks integers and ranges)."""
+    base, optional = hint, False
+    if typing.get_origin(hint) is typing.Union:
+        args = [t for t in typing.get_args(hint) if t is not type(None)]
+        base, optional = args[0], len(args) < len(typing.get_args(hint))
+    if v is None:
+        return None if optional else f"{name} needs a value, got None"
+    choices = typing.get_args(base) if typing.get_origin(base) is typing.Literal else meta.get("choices")
+    if choices is not None:
+        return None if isinstance(v, str) and v in choices else f"{name} must be one of {', '.join(choices)}, got {v!r}"
+    if base is bool:
+        return None if isinstance(v, bool) else f"{name} must be True or False, got {v!r}"
+    if base is str:
+        return None if isinstance(v, str) and v else f"{name} must be a non-empty string, got {v!r}"
+    if base in (int, float) and (isinstance(v, bool) or not isinstance(v, numbers.Real)):
+        return f"{name} must be a number, got {v!r}" if "min" not in meta else None  # (bound_error names integers)
+    return None
+
+
+_HINTS: dict = {}
+
+
 def check_bounds(obj, prefix: str = "") -> None:
-    """The bounds of obj's `opt` fields, for a config built in code rather than from flags: ValueError naming the flag
-    (--<prefix><field>, or its flag=). eval_interval=0 would evaluate forever; the flags check the same first, with the
-    same bound_error."""
+    """The types and bounds of obj's `opt` fields, for a config built in code rather than from flags: UsageError naming
+    the flag (--<prefix><field>, or its flag=). UNSET fields are left to the resolver. eval_interval=0 would evaluate
+    forever; the flags check the same first, with the same bound_error."""
+    cls = type(obj)
+    hints = _HINTS.setdefault(cls, typing.get_type_hints(cls))
     for f in dataclasses.fields(obj):
         m, v = f.metadata, getattr(obj, f.name)
-        if v is None and f.default is None:  # an optional setting left unset (e.g. save_interval: every epoch)
+        if v is UNSET or "help" not in m:
             continue
-        err = bound_error(m.get("flag", f"--{prefix}{f.name}"), v, m)
+        if isinstance(v, np.bool_):  # a numpy comparison's result: a bool
+            v = bool(v)
+            object.__setattr__(obj, f.name, v)
+        name = m.get("flag", f"--{prefix}{f.name}")
+        err = type_error(name, v, hints[f.name], m) or (None if v is None else bound_error(name, v, m))
         if err:
-            raise ValueError(err)
+            raise UsageError(err)
+        if hints[f.name] is float and isinstance(v, numbers.Real) and not isinstance(v, float):
+            object.__setattr__(obj, f.name, float(v))  # 1 -> 1.0: config.json records a float field as a float
+        elif isinstance(v, numbers.Integral) and not isinstance(v, (bool, int)):
+            object.__setattr__(obj, f.name, int(v))  # numpy's integers -> int (config.json, equality)
 
 
 @dataclass(frozen=True)
@@ -90,7 +172,7 @@ class DDPGConfig:
                                            "default: no clipping", lo=0, lo_open=True)
     noise_type: str = opt("adaptive-param_0.2", "none, normal_X, ou_X, adaptive-param_X, comma-combined (ddpg only: "
                                                 "meta's teacher replaces the noise, and its config records none)",
-                          preset=True)
+                          preset=True, reads=("ddpg",), inert="none")
     param_noise_adaption_interval: int = opt(50, "train steps between param-noise adaptations", min=1)
     truncation_as_terminal: bool = opt(False, "treat time-limit truncation as terminal (baselines bug #436, for comparison)")
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -98,30 +180,33 @@ class DDPGConfig:
     def __post_init__(self):
         check_bounds(self)
         if self.popart and not self.normalize_returns:
-            raise ValueError("--popart needs --normalize_returns")
+            raise UsageError("--popart needs --normalize_returns")
+        if self.buffer_size < self.batch_size:
+            raise UsageError(f"--buffer_size {self.buffer_size} is smaller than --batch_size {self.batch_size}: a "
+                             f"minibatch is drawn from the replay buffer")
 
 
 @dataclass(frozen=True)
 class TeacherConfig:
     """The meta policy (teacher): its kind, Adam learning rate, log-std bounds and PPO clip of its repeated steps."""
     kind: Literal["independent", "variance"] = "independent"  # set by the algorithm: 'meta' / 'meta-variance'
-    lr: float = opt(1e-4, "the meta policy's Adam learning rate (paper 5.1)", lo=0, lo_open=True)
-    log_std_min: float = opt(-4.0, "log-std is squashed into [log_std_min, log_std_max] by tanh")
-    log_std_max: float = opt(0.0, "upper bound of the log-std")
+    lr: float = opt(1e-4, "the meta policy's Adam learning rate (paper 5.1)", lo=0, lo_open=True, reads=META_ALGS)
+    log_std_min: float = opt(-4.0, "log-std is squashed into [log_std_min, log_std_max] by tanh", reads=META_ALGS)
+    log_std_max: float = opt(0.0, "upper bound of the log-std", reads=META_ALGS)
     init_log_std: float = opt(-2.0, "the teacher's initial log-std (inside the bounds; set through the output bias), "
-                                    "in units of the unit action box: e^-2 = 0.135")
+                                    "in units of the unit action box: e^-2 = 0.135", reads=META_ALGS)
     # The first step on a D0 is the paper's REINFORCE step exactly
     clip: float = opt(0.2, "PPO ratio clip of the teacher's repeated steps on one D0 (the first step is REINFORCE); "
                            "0: plain REINFORCE every step (the paper's form; unstable with 100 steps)", lo=0, hi=1,
-                      preset=True)
+                      preset=True, reads=META_ALGS)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def __post_init__(self):
         check_bounds(self, "teacher_")
         if self.log_std_min >= self.log_std_max:
-            raise ValueError("--teacher_log_std_min must be below --teacher_log_std_max")
+            raise UsageError("--teacher_log_std_min must be below --teacher_log_std_max")
         if not self.log_std_min < self.init_log_std < self.log_std_max:
-            raise ValueError("--teacher_init_log_std must lie strictly between --teacher_log_std_min and --teacher_log_std_max")
+            raise UsageError("--teacher_init_log_std must lie strictly between --teacher_log_std_min and --teacher_log_std_max")
 
 
 @dataclass(frozen=True)
@@ -131,49 +216,49 @@ class ScheduleConfig:
     num_timesteps: int = opt(1_000_000, "env steps per worker, evaluation excluded; default: the paper budget under "
                                         "--preset paper, else 1e6", min=1, preset=True)
     nb_epoch_cycles: int = opt(20, "cycles per epoch (paper Table 1)", min=1)
-    nb_rollout_steps: int = opt(200, "ddpg: env steps per cycle (paper Table 1)", min=1)
+    nb_rollout_steps: int = opt(200, "ddpg: env steps per cycle (paper Table 1)", min=1, reads=("ddpg",))
     nb_train_steps: int = opt(50, "gradient steps per cycle (meta: per student update)", min=0, preset=True)
-    nb_explore_steps: int = opt(100, "meta: |D0| teacher steps per cycle", min=1, preset=True)
+    nb_explore_steps: int = opt(100, "meta: |D0| teacher steps per cycle", min=1, preset=True, reads=META_ALGS)
     nb_eval_steps: int = opt(200, "meta: |D1| look-ahead student steps per cycle (and of pi's rollout)", min=1,
-                             preset=True)
-    nb_teacher_steps: int = opt(1, "meta: teacher gradient steps per cycle", min=0, preset=True)
+                             preset=True, reads=META_ALGS)
+    nb_teacher_steps: int = opt(1, "meta: teacher gradient steps per cycle", min=0, preset=True, reads=META_ALGS)
     # R of a policy (Algorithm 1 lines 2, 7, 10) from a rollout from a fresh reset (paper eq. 3)
     meta_form: Literal["ours", "literal"] = opt(
         "ours", "ours: our form of Algorithm 1 (the defaults below); literal: every setting the paper's text fixes "
                 "(see META_FORMS: --teacher_clip 0, --meta_reward_norm none, --no-paired_starts, --meta_reward sum, "
-                "--rollout_starts continue, --no-pi_in_replay); flags given explicitly override it")
+                "--rollout_starts continue, --no-pi_in_replay); flags given explicitly override it", reads=META_ALGS)
     meta_reward: Literal["return", "step", "sum"] = opt(
         "return", "R of a policy from its rollout: return: mean return of its episodes from a fresh reset (an episode "
                   "cut at the end counts only if it is the first); step: mean reward per step (ignores falls; "
                   "ablation); sum: the sum of the rollout's rewards, resets included (the paper's literal form)",
-        preset=True)
+        preset=True, reads=META_ALGS)
     meta_baseline: Literal["fresh", "previous"] = opt(
         "fresh", "R_pi of a cycle: fresh: roll pi out after the update on B (Algorithm 1 line 10); previous: reuse "
-                 "the last R_pi' (ablation)", preset=True)
+                 "the last R_pi' (ablation)", preset=True, reads=META_ALGS)
     paired_starts: bool = opt(True, "the rollouts behind R_pi and R_pi' of a cycle start from the same reset seeds "
-                                    "(common random numbers; needs --rollout_starts reset)", preset=True)
+                                    "(common random numbers; needs --rollout_starts reset)", preset=True, reads=META_ALGS)
     rollout_starts: Literal["reset", "continue"] = opt(
         "reset", "the rollouts behind R_pi and R_pi' (D_pi, D1): reset: each starts from a fresh reset; continue: each "
                  "continues its own env's episode across cycles, as a baselines evaluation env does (literal form)",
-        preset=True)
+        preset=True, reads=META_ALGS)
     pi_in_replay: bool = opt(True, "D_pi, the rollout behind R_pi, joins B; --no-pi_in_replay: only the first one does "
                                    "(Algorithm 1 line 3: B = D1 of pi) and later ones only measure R_pi (line 9 adds "
-                                   "D0 and D1)", preset=True)
+                                   "D0 and D1)", preset=True, reads=META_ALGS)
     meta_reward_norm: Literal["window", "none"] = opt(
         "window", "window: standardise the meta reward by the mean / std of the last nb_epoch_cycles ones (our "
                   "choice; the first one of a run, alone in its window, gives its sign); none: the paper's raw form",
-        preset=True)
+        preset=True, reads=META_ALGS)
     teacher_start: Literal["reset", "student"] = opt(
         "reset", "where the teacher's D0 episodes start: reset: from the env's resets (Algorithm 1); student: each from "
                  "a state of this cycle's R_pi rollout of the student (under --meta_baseline previous: the last D1), at "
                  "a step drawn uniformly, restored exactly; an episode still running when D0 is full is cut (stored as "
-                 "truncated)")
+                 "truncated)", reads=META_ALGS)
     meta_reward_placebo: bool = opt(False, "control: the teacher gets its (standardised) meta reward times a random "
-                                           "sign")
+                                           "sign", reads=META_ALGS)
     lookahead: Literal["inplace", "copy"] = opt(
-        "inplace", "inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)", preset=True)
+        "inplace", "inplace: pi' replaces pi (Algorithm 1); copy: evaluate a discarded copy (ablation)", preset=True, reads=META_ALGS)
     d0_in_replay: bool = opt(True, "meta: D0 joins the replay buffer B (Algorithm 1 line 9); --no-d0_in_replay keeps "
-                                   "it out (ablation)", preset=True)
+                                   "it out (ablation)", preset=True, reads=META_ALGS)
     eval_interval: int = opt(4000, "env steps per worker between evaluations", min=1)
     eval_episodes: int = opt(10, "deterministic evaluation episodes (split over ranks)", min=0)
 
@@ -203,7 +288,7 @@ class RunConfig:
     alg: str = opt("meta", "meta: independent Gaussian teacher; meta-variance: actor mean + learned std; ddpg: "
                            "baseline", choices=ALGS)
     env_id: str = opt("Pendulum-v1", "gymnasium env id with a bounded Box action space", flag="--env")
-    seed: int = opt(0, "base seed; rank r uses seed + 1000000*r", min=0)
+    seed: int = opt(0, "base seed; rank r uses seed + 1000000*r (every rank's below 2**32)", min=0, max=MAX_SEED)
     preset: Literal["paper", "none"] = opt("paper", "paper: per-task budget and Algorithm-1 schedule of Section 5.1")
     log_path: Optional[str] = opt(None, "run directory (else $OPENAI_LOGDIR, else ./logs/<env>-<alg>-seed<seed>-<time>)")
     log_formats: Optional[str] = opt(None, "comma list of stdout,log,csv,json,tensorboard (else $OPENAI_LOG_FORMAT, "
@@ -229,19 +314,18 @@ class RunConfig:
 
     def __post_init__(self):
         """The algorithm decides the teacher's kind: 'meta-variance' trains the actor-mean teacher, the others the
-        independent one (a RunConfig built in code cannot pair them otherwise)."""
+        independent one (a RunConfig built in code cannot pair them otherwise). What a preset, a meta form or the
+        algorithm fills is resolve.resolve's."""
+        for name, cls in (("ddpg", DDPGConfig), ("teacher", TeacherConfig), ("schedule", ScheduleConfig)):
+            if not isinstance(getattr(self, name), cls):
+                raise UsageError(f"RunConfig.{name} must be a {cls.__name__}, got {getattr(self, name)!r}")
         check_bounds(self)
-        if self.alg not in ALGS:
-            raise ValueError(f"alg must be one of {', '.join(ALGS)}, got {self.alg!r}")
         kind = "variance" if self.alg == "meta-variance" else "independent"
         if self.teacher.kind != kind:
             object.__setattr__(self, "teacher", dataclasses.replace(self.teacher, kind=kind))
-        # meta's teacher replaces the action noise: the config records what runs (`none`), not the ddpg default
-        if self.alg != "ddpg" and self.ddpg.noise_type != "none":
-            object.__setattr__(self, "ddpg", dataclasses.replace(self.ddpg, noise_type="none"))
         s = self.schedule
-        if s.paired_starts and s.rollout_starts == "continue":
-            raise ValueError("--paired_starts needs --rollout_starts reset (continued rollouts have no common start); "
+        if s.paired_starts is True and s.rollout_starts == "continue":
+            raise UsageError("--paired_starts needs --rollout_starts reset (continued rollouts have no common start); "
                              "add --no-paired_starts")
 
     def cycle_env_steps(self, first: bool = False) -> int:
@@ -259,26 +343,3 @@ class RunConfig:
     def to_dict(self) -> dict:
         """The config as nested plain dicts (written to config.json; `from_dict` reads it back)."""
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        """Inverse of to_dict (config.json), ignoring keys that are not fields (versions, seeds...)."""
-        return _from_dict(cls, d)
-
-
-def _from_dict(cls, d: dict):
-    import typing
-
-    hints = typing.get_type_hints(cls)
-    kw = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in d:
-            continue
-        v = d[f.name]
-        t = hints[f.name]
-        if dataclasses.is_dataclass(t):
-            v = _from_dict(t, v)
-        elif isinstance(v, list):
-            v = tuple(v)
-        kw[f.name] = v
-    return cls(**kw)

@@ -1,7 +1,7 @@
-"""The command line's flags, generated from the config dataclasses (config.opt), and the RunConfig they give:
-presets (`--preset paper`) and meta forms (`--meta_form`) fill what was not typed; `--resume` takes the run's own
-config.json and refuses typed flags that would change its arithmetic. The CLI (run.py) and the Python API (api.py)
-both build their configs here."""
+"""The command line's flags, generated from the config dataclasses (config.opt, listed by resolve.settings), and the
+RunConfig they give. A flag not typed is left unset, and resolve.resolve fills it (presets, meta forms, defaults: the
+rule in resolve's docstring, shared with the Python API); `--resume` takes the run's own config.json and refuses typed
+flags that would change its arithmetic. No flag may be abbreviated."""
 from __future__ import annotations
 
 import argparse
@@ -10,18 +10,24 @@ import difflib
 import math
 import os
 import typing
-from typing import Optional, Sequence
+from typing import Optional
 
-from baselines_meta import paper
-from baselines_meta.config import META_FORMS, DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig, bound_error
+from baselines_meta import resolve as resolver
+from baselines_meta.config import DDPGConfig, NetworkConfig, RunConfig, ScheduleConfig, TeacherConfig, UsageError, bound_error
+
+__all__ = ["UsageError", "build_parser", "config_from_args", "resume_config", "convert", "RESOLUTION_RULE"]
+
+# `--help`'s epilog: the resolution rule and the resume rule, as resolve.py and resume_config state them
+RESOLUTION_RULE = (
+    "How a run's settings are decided (the same from the CLI, make_config, a RunConfig built in code and --resume): "
+    "a flag you type is kept; a flag marked 'may change it' that you leave out is filled by --meta_form literal, then "
+    "by --preset paper (the task's budget and Algorithm-1 schedule), else its default; a flag of another algorithm "
+    "(e.g. --nb_teacher_steps with --alg ddpg, --noise_type with --alg meta) is refused. "
+    "--resume runs with the run's own config.json, checked against its checkpoint: only a larger --num_timesteps and "
+    "the output flags (--log_formats, --save_interval, --progress_bar, --sync_check_interval) may change.")
 
 
-class UsageError(Exception):
-    """Bad command-line or API input: one line on stderr and exit code 2 from the CLI."""
-    pass
-
-
-def _int(name, minimum: int):
+def _int(name, minimum: int, maximum: Optional[int] = None):
     """An integer flag >= minimum (floats like 1e6 accepted when whole); the bound is config.bound_error's."""
 
     def f(s):
@@ -31,7 +37,7 @@ def _int(name, minimum: int):
             v = math.nan
         if math.isfinite(v) and v == int(v):
             v = int(v)
-        err = bound_error(name, v, {"min": minimum}, shown=repr(s))
+        err = bound_error(name, v, {"min": minimum, **({} if maximum is None else {"max": maximum})}, shown=repr(s))
         if err:
             raise argparse.ArgumentTypeError(err)
         return v
@@ -59,7 +65,11 @@ def _float(name, lo=None, hi=None, lo_open=False):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and close-name suggestions for unknown flags."""
+    """argparse with one-line errors, close-name suggestions for unknown flags, and no abbreviations (`--num_timestep`
+    is an unknown flag, not --num_timesteps)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message: str):
         """Raise UsageError instead of exiting; an unknown flag's message names the closest known flags."""
@@ -85,31 +95,47 @@ def flag_fields(cls) -> list[tuple[dataclasses.Field, object]]:
     return [(f, hints[f.name]) for f in dataclasses.fields(cls) if "help" in f.metadata]
 
 
-def _add_flag(group, f: dataclasses.Field, hint, prefix: str) -> None:
-    """One flag from a field: its name, type, check, choices, help and default all come from the field."""
-    m = f.metadata
-    dest = prefix + f.name
-    flag = m.get("flag", "--" + dest)
-    base = next((t for t in typing.get_args(hint) if t is not type(None)), hint) if typing.get_origin(hint) is typing.Union else hint
-    kw: dict = {"dest": dest, "help": m["help"]}
-    if base is bool:
-        kw.update(action=argparse.BooleanOptionalAction, default=None if m.get("preset") else f.default)
-        if m.get("preset"):
-            kw["help"] += f" [default {f.default}; --meta_form literal may change it]"
-    else:
-        kw["default"] = None if m.get("preset") else f.default
-        if typing.get_origin(base) is typing.Literal:
-            kw["choices"] = typing.get_args(base)
-        elif "choices" in m:
-            kw["choices"] = m["choices"]
-        elif base is int:
-            kw["type"] = _int(flag, m.get("min", 0))
-        elif base is float:
-            kw["type"] = _float(flag, m.get("lo"), m.get("hi"), m.get("lo_open", False))
-        if m.get("preset") and f.name != "num_timesteps":
-            by = "--preset paper" if f.name.startswith("nb_") else ("--alg" if f.name == "noise_type" else "--meta_form literal")
-            kw["help"] += f" [default {f.default}; {by} may change it]"
-    group.add_argument(flag, **kw)
+def _base(hint):
+    """int of Optional[int]."""
+    return next((t for t in typing.get_args(hint) if t is not type(None)), hint) if typing.get_origin(hint) is typing.Union else hint
+
+
+def convert(s: resolver.Setting):
+    """The string converter of a number setting's flag (its bounds are config.bound_error's), or None."""
+    m, base = s.field.metadata, _base(s.hint)
+    if base is int:
+        return _int(s.flag, m.get("min", 0), m.get("max"))
+    if base is float:
+        return _float(s.flag, m.get("lo"), m.get("hi"), m.get("lo_open", False))
+    return None
+
+
+def choices(s: resolver.Setting) -> Optional[tuple]:
+    """The values a setting takes from a list (a Literal type, or choices=), or None."""
+    base = _base(s.hint)
+    return typing.get_args(base) if typing.get_origin(base) is typing.Literal else s.field.metadata.get("choices")
+
+
+def _add_flag(group, s: resolver.Setting) -> None:
+    """One flag from a setting: its name, type, check, choices and help come from the field. It has no default: a flag
+    not typed stays out of the namespace, so the resolver can tell it from a typed one."""
+    m = s.field.metadata
+    kw: dict = {"dest": s.name, "default": argparse.SUPPRESS}
+    note = f"default {m['fallback']}"
+    if m.get("preset"):
+        by = ("--preset paper" if s.name.startswith("nb_") or s.name == "num_timesteps" else
+              "--alg" if s.name == "noise_type" else "--meta_form literal")
+        note += f"; {by} may change it"
+    if s.reads:
+        note += f"; --alg {' / '.join(s.reads)} only"
+    kw["help"] = f"{m['help']} [{note}]"
+    if _base(s.hint) is bool:
+        kw["action"] = argparse.BooleanOptionalAction
+    elif choices(s) is not None:
+        kw["choices"] = choices(s)
+    elif convert(s) is not None:
+        kw["type"] = convert(s)
+    group.add_argument(s.flag, **kw)
 
 
 def build_parser() -> Parser:
@@ -117,14 +143,16 @@ def build_parser() -> Parser:
     p = Parser(
         prog="python -m baselines_meta.run",
         description="DDPG (baselines port) with a meta-policy-gradient exploration teacher (Xu et al., ICML 2018).",
+        epilog=RESOLUTION_RULE,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     groups = {}
-    for title, cls, prefix in FLAG_GROUPS:
-        groups[title] = g = p.add_argument_group(title)
-        for f, hint in flag_fields(cls):
-            _add_flag(g, f, hint, prefix)
-    g = groups["run"]
+    titles = {section: title for (title, _, _), (section, _, _) in zip(FLAG_GROUPS, resolver.SECTIONS)}
+    for s in resolver.settings().values():
+        if s.section not in groups:
+            groups[s.section] = p.add_argument_group(titles[s.section])
+        _add_flag(groups[s.section], s)
+    g = groups[""]
     g.add_argument("--overwrite", action="store_true", help="replace the logs of an existing run in --log_path")
     g.add_argument("--resume", action="store_true", help="continue the run in --log_path from its last checkpoint with its "
                    "config.json (a larger --num_timesteps extends it; output flags may change)")
@@ -136,102 +164,69 @@ def build_parser() -> Parser:
     return p
 
 
-def _values(cls, a: argparse.Namespace, prefix: str = "", fill: Optional[dict] = None) -> dict:
-    """The flags of cls's fields as keyword arguments. A preset flag that was not given (None) takes its value from
-    `fill` (the preset or the meta form) when there is one there, else the field's default."""
-    out = {}
-    for f, _ in flag_fields(cls):
-        v = getattr(a, prefix + f.name)
-        if v is None and f.metadata.get("preset"):
-            if fill and f.name in fill:
-                out[f.name] = fill[f.name]
-            continue
-        out[f.name] = v
-    return out
+def typed(a: argparse.Namespace) -> dict:
+    """The settings typed on the command line (a flag not typed is not in the namespace), by name."""
+    known = resolver.settings()
+    return {k: v for k, v in vars(a).items() if k in known}
 
 
 def config_from_args(a: argparse.Namespace) -> RunConfig:
-    """The RunConfig of parsed flags: the paper preset and the meta form fill what was not given; bad values raise UsageError."""
-    from baselines_meta.ddpg.noise import parse_noise_type
-
-    if a.noise_type is not None:
-        if a.alg != "ddpg" and a.noise_type != "none":
-            raise UsageError(f"--noise_type is ddpg's: {a.alg}'s teacher replaces the action noise (drop the flag)")
-        parse_noise_type(a.noise_type)  # raises NoiseSpecError with a clear message
-    form = META_FORMS[a.meta_form]
-    fill = {**(paper.preset(a.env_id, a.alg) if a.preset == "paper" else {}), **form.get("schedule", {})}
-    try:  # every cross-field check lives in config.py's dataclasses
-        net = NetworkConfig(**_values(NetworkConfig, a))
-        ddpg = DDPGConfig(**_values(DDPGConfig, a), network=net)
-        teacher = TeacherConfig(**_values(TeacherConfig, a, "teacher_", form.get("teacher")), network=net)  # kind: alg's
-        return RunConfig(**_values(RunConfig, a), ddpg=ddpg, teacher=teacher, schedule=ScheduleConfig(**_values(ScheduleConfig, a, fill=fill)))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    """The resolved RunConfig of parsed flags (resolve.resolve: presets and meta forms fill what was not typed); bad
+    values raise UsageError."""
+    values = typed(a)
+    check_noise(values.get("noise_type"))
+    return resolver.resolve(resolver.build(values))
 
 
-# Flags that change what a run writes, never its numbers: they may differ from config.json on --resume.
-OUTPUT_FLAGS = ("log_formats", "save_interval", "progress_bar", "sync_check_interval")
-# Flags --resume reads itself: where the run is, and a larger budget.
-RESUME_FLAGS = ("log_path", "num_timesteps")
+def check_noise(noise_type) -> None:
+    """--noise_type's grammar (ddpg.noise), before anything is written."""
+    from baselines_meta.ddpg.noise import NoiseSpecError, parse_noise_type
+
+    if isinstance(noise_type, str):
+        try:
+            parse_noise_type(noise_type)
+        except NoiseSpecError as e:
+            raise UsageError(str(e)) from None
 
 
-def typed_flags(argv: Optional[Sequence[str]]) -> set[str]:
-    """The dests of the flags given on the command line (a parser whose defaults are all left unset)."""
-    p = build_parser()
-    for a in p._actions:
-        a.default = argparse.SUPPRESS
-    return set(vars(p.parse_args(argv)))
+def resume_config(args: argparse.Namespace) -> RunConfig:
+    """--resume: the run's own config.json is authoritative (its flags, seed and budget), read strictly
+    (resolve.from_dict: an unknown or misspelt key is refused).
 
-
-def _stored(cfg: RunConfig, dest: str) -> tuple[bool, object]:
-    """(found, value): the setting in cfg that flag `dest` sets, found by its field name (teacher_x: teacher.x)."""
-    parts = [cfg, cfg.schedule, cfg.ddpg, cfg.ddpg.network]
-    name = dest
-    if dest.startswith("teacher_"):
-        parts, name = [cfg.teacher], dest[len("teacher_"):]
-    for part in parts:
-        if name in {f.name for f in dataclasses.fields(part)}:
-            return True, getattr(part, name)
-    return False, None
-
-
-def resume_config(args: argparse.Namespace, typed: set[str] = frozenset()) -> RunConfig:
-    """--resume: the run's own config.json is authoritative (its flags, seed and budget).
-
-    Of the flags typed (dests in `typed`), a larger --num_timesteps extends the run, output flags apply to this
-    invocation, and one that would change the run's arithmetic must agree with config.json (UsageError otherwise).
+    Of the flags typed, a larger --num_timesteps extends the run, output flags apply to this invocation, and one that
+    would change the run's arithmetic must agree with config.json (UsageError otherwise).
     """
     import json
 
-    path = args.log_path or os.environ.get("OPENAI_LOGDIR")
+    path = getattr(args, "log_path", None) or os.environ.get("OPENAI_LOGDIR")
     if not path:
         raise UsageError("--resume needs --log_path (or $OPENAI_LOGDIR) naming the run to continue")
     cfg_file = os.path.join(path, "config.json")
     try:
         with open(cfg_file) as f:
             d = json.load(f)
-        cfg = RunConfig.from_dict(d)
     except FileNotFoundError:
         raise UsageError(f"nothing to resume: {path} holds no run (no config.json)") from None
-    except (OSError, ValueError, TypeError, KeyError) as e:
+    except (OSError, ValueError) as e:
         raise UsageError(f"cannot read {cfg_file}: {e}") from None
-    flag = {a.dest: a.option_strings[0] for a in build_parser()._actions if a.option_strings}
+    cfg = resolver.from_dict(d, where=cfg_file)
+    given = typed(args)
+    known = resolver.settings()
     differ = []
-    for dest in sorted(typed - set(OUTPUT_FLAGS) - set(RESUME_FLAGS)):
-        found, value = _stored(cfg, dest)
-        given = getattr(args, dest)
-        if found and value != given:
-            shown = (flag[dest] if given else "--no-" + flag[dest][2:]) if isinstance(given, bool) else f"{flag[dest]} {given}"
+    for name in sorted(set(given) - set(resolver.RESUME_FREE) - {"num_timesteps"}):
+        s = known[name]
+        value = getattr(resolver.part(cfg, s.section), s.field.name)
+        if value != given[name]:
+            v = given[name]
+            shown = (s.flag if v else "--no-" + s.flag[2:]) if isinstance(v, bool) else f"{s.flag} {v}"
             differ.append(f"{shown} (the run has {value})")
     if differ:
         raise UsageError(f"{', '.join(differ)}: --resume keeps the settings in {cfg_file}; drop the flag or start a new run")
-    if "num_timesteps" in typed:
+    if "num_timesteps" in given:
         budget = cfg.schedule.num_timesteps
-        if args.num_timesteps < budget:
-            raise UsageError(f"--num_timesteps {args.num_timesteps} is below the run's budget of {budget}; --resume can only extend a run")
-        cfg = dataclasses.replace(cfg, schedule=dataclasses.replace(cfg.schedule, num_timesteps=args.num_timesteps))
-    output = {k: getattr(args, k) for k in OUTPUT_FLAGS if k in typed}
-    output.setdefault("progress_bar", args.progress_bar)  # the progress bar belongs to this invocation, typed or not
+        if given["num_timesteps"] < budget:
+            raise UsageError(f"--num_timesteps {given['num_timesteps']} is below the run's budget of {budget}; --resume can only extend a run")
+        cfg = dataclasses.replace(cfg, schedule=dataclasses.replace(cfg.schedule, num_timesteps=given["num_timesteps"]))
+    output = {k: given[k] for k in resolver.RESUME_FREE if k in given and k != "log_path"}
+    output.setdefault("progress_bar", given.get("progress_bar", True))  # the progress bar belongs to this invocation
     return dataclasses.replace(cfg, log_path=path, **output)
-
-

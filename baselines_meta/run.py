@@ -12,7 +12,7 @@ import sys
 from typing import Optional, Sequence
 
 from baselines_meta.api import quiet_tf, train
-from baselines_meta.flags import UsageError, build_parser, config_from_args, resume_config, typed_flags
+from baselines_meta.flags import UsageError, build_parser, config_from_args, resume_config
 from baselines_meta.storage.faults import WriteError
 
 EXIT_USAGE = 2
@@ -28,7 +28,8 @@ def _play(args: argparse.Namespace) -> int:
     try:
         if not args.load_path:
             raise UsageError("--play needs --load_path")
-        play(args.load_path, args.play_episodes, args.seed, args.video)
+        # a flag not typed is absent from args (flags: the resolver must tell it from a typed one)
+        play(args.load_path, args.play_episodes, getattr(args, "seed", 0), args.video, env_id=getattr(args, "env_id", None))
     except (UsageError, EnvError, PolicyFileError) as e:
         print(f"baselines_meta.run: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -47,11 +48,11 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     from baselines_meta.common import mpi
     from baselines_meta.ddpg.noise import NoiseSpecError
     from baselines_meta.runtime.context import RunFinished
-    from baselines_meta.runtime.envs import EnvError, check_env_ids
+    from baselines_meta.runtime.envs import EnvError
     from baselines_meta.runtime.policy_io import PolicyFileError
     from baselines_meta.runtime.saving import NonFiniteError, RunInterrupted
     from baselines_meta.storage.checkpoint import CheckpointError
-    from baselines_meta.storage.logger import LogFormatError, parse_formats
+    from baselines_meta.storage.logger import LogFormatError
     from baselines_meta.storage.rundir import RunDirError
 
     def report(e: Exception, prefix: str = "error: ") -> None:
@@ -62,10 +63,8 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     try:
         if args.resume and args.overwrite:
             raise UsageError("--resume and --overwrite exclude each other")
-        cfg = resume_config(args, typed_flags(argv)) if args.resume else config_from_args(args)
-        parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout")
-        check_env_ids([cfg.env_id])
-        train(cfg, overwrite=args.overwrite, resume=args.resume, save_path=args.save_path)
+        cfg = resume_config(args) if args.resume else config_from_args(args)
+        train(cfg, overwrite=args.overwrite, resume=args.resume, save_path=args.save_path, _cli=True)
     except (UsageError, EnvError, NoiseSpecError, RunDirError, LogFormatError, PolicyFileError, CheckpointError) as e:
         report(e)
         return EXIT_USAGE

@@ -6,6 +6,7 @@ import pytest
 
 from baselines_meta.config import RunConfig
 from baselines_meta.flags import FLAG_GROUPS, UsageError, build_parser, config_from_args, flag_fields
+from baselines_meta.resolve import from_dict, resolve
 
 
 def _section(cfg: RunConfig, cls):
@@ -22,7 +23,7 @@ def test_every_flag_comes_from_a_field_with_its_default():
         for f, _ in flag_fields(cls):
             assert prefix + f.name in dests, f.name
             if f.name not in ("preset", "alg"):  # (num_timesteps: one default, 1e6, in code and on the command line)
-                assert getattr(_section(cfg, cls), f.name) == f.default, f.name
+                assert getattr(_section(cfg, cls), f.name) == f.metadata["fallback"], f.name
             n += 1
     assert n >= 50 and cfg.schedule.num_timesteps == 1_000_000
     assert cfg.teacher.network == cfg.ddpg.network  # one --layer_norm for every network
@@ -75,7 +76,7 @@ def test_meta_form_literal_expands_to_every_setting_the_paper_fixes():
     assert over.teacher.clip == 0.1 and over.schedule.meta_reward == "return" and over.schedule.meta_reward_norm == "none"
     d = lit.to_dict()
     assert d["schedule"]["rollout_starts"] == "continue" and d["teacher"]["clip"] == 0.0
-    assert RunConfig.from_dict(d) == lit
+    assert from_dict(d) == lit
     with pytest.raises(UsageError, match="--paired_starts needs --rollout_starts reset"):
         config_from_args(build_parser().parse_args(["--meta_form", "literal", "--paired_starts"]))
 
@@ -84,17 +85,17 @@ def test_meta_records_the_noise_it_runs_with():
     """meta's teacher replaces the action noise: its config says none (the campaign's files said adaptive-param_0.2)."""
     for alg in ("meta", "meta-variance"):
         assert config_from_args(build_parser().parse_args(["--alg", alg])).ddpg.noise_type == "none"
-        assert RunConfig(alg=alg).ddpg.noise_type == "none"
+        assert resolve(RunConfig(alg=alg)).ddpg.noise_type == "none"
     assert config_from_args(build_parser().parse_args(["--alg", "ddpg"])).ddpg.noise_type == "adaptive-param_0.2"
     assert config_from_args(build_parser().parse_args(["--alg", "meta", "--noise_type", "none"])).ddpg.noise_type == "none"
-    with pytest.raises(UsageError, match="--noise_type is ddpg's"):
+    with pytest.raises(UsageError, match="--noise_type ou_0.2 is a setting of --alg ddpg: --alg meta does not read it"):
         config_from_args(build_parser().parse_args(["--alg", "meta", "--noise_type", "ou_0.2"]))
 
 
 def test_cycle_env_steps():
-    sch = RunConfig().schedule
-    assert RunConfig(alg="ddpg").cycle_env_steps() == 200
-    assert RunConfig(alg="meta").cycle_env_steps() == 500  # D_pi + D0 + D1 = 200 + 100 + 200
+    sch = resolve(RunConfig()).schedule
+    assert resolve(RunConfig(alg="ddpg")).cycle_env_steps() == 200
+    assert resolve(RunConfig(alg="meta")).cycle_env_steps() == 500  # D_pi + D0 + D1 = 200 + 100 + 200
     prev = RunConfig(alg="meta", schedule=dataclasses.replace(sch, meta_baseline="previous"))
     assert prev.cycle_env_steps() == 300 and prev.cycle_env_steps(first=True) == 500
     long = RunConfig(alg="meta-variance", schedule=dataclasses.replace(sch, nb_explore_steps=1000, nb_eval_steps=2000))

@@ -127,8 +127,10 @@ def test_discovery_is_logged_live_by_the_loop(tmp_path):
 
     d = str(tmp_path / "run")
     sch = ScheduleConfig(num_timesteps=900, nb_epoch_cycles=2, eval_interval=10**6, eval_episodes=0)
-    ctx = RunContext(RunConfig(alg="ddpg", env_id="SparseMountainCar-v0", log_path=d, log_formats="csv", progress_bar=False,
-                               schedule=sch))
+    from baselines_meta.resolve import resolve
+
+    ctx = RunContext(resolve(RunConfig(alg="ddpg", env_id="SparseMountainCar-v0", log_path=d, log_formats="csv", progress_bar=False,
+                               schedule=sch)))
     try:
         shared.run(ctx, Finds())
     finally:

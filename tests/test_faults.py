@@ -234,7 +234,7 @@ def test_policy_files_hold_no_pickles(reference, tmp_path):
     evil, marker = str(tmp_path / "evil.npz"), str(tmp_path / "ran")
     np.savez(evil, meta_json=np.zeros(2, np.uint8), payload=np.array([_Marker(marker)], dtype=object))
     msg = line(cli("--play", "--load_path", evil), 2)
-    assert "cannot read policy file" in msg and "allow_pickle=False" in msg, msg
+    assert "is not a policy file written by --save_path" in msg and "pickled Python objects" in msg and "not loaded" in msg, msg
     assert not os.path.exists(marker)
 
 

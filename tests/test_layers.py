@@ -11,7 +11,7 @@ PKG = os.path.join(ROOT, "baselines_meta")
 
 # Lowest first. A module may import its own layer and the layers below it, nothing above.
 LAYERS = (
-    ("base", {"config", "paper"}),
+    ("base", {"config", "paper", "resolve"}),
     ("common", {"common"}),
     ("storage", {"storage"}),
     ("runtime", {"runtime"}),

@@ -56,7 +56,10 @@ class Fake:
 
 def _cfg(d, steps):
     sch = ScheduleConfig(num_timesteps=steps, nb_epoch_cycles=4, eval_interval=300, eval_episodes=1)
-    return RunConfig(alg="ddpg", env_id="Pendulum-v1", log_path=d, log_formats="csv", progress_bar=False, schedule=sch)
+    from baselines_meta.resolve import resolve
+
+    return resolve(RunConfig(alg="ddpg", env_id="Pendulum-v1", log_path=d, log_formats="csv", progress_bar=False,
+                             schedule=sch))
 
 
 def _rows(d):

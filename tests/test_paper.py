@@ -31,6 +31,8 @@ def test_the_algorithm_decides_the_teacher_kind():
 
     assert RunConfig(alg="meta-variance").teacher.kind == "variance"
     assert RunConfig(alg="meta", teacher=TeacherConfig(kind="variance")).teacher.kind == "independent"
-    assert RunConfig.from_dict(RunConfig(alg="meta-variance").to_dict()).teacher.kind == "variance"
+    from baselines_meta.resolve import from_dict, resolve
+
+    assert from_dict(resolve(RunConfig(alg="meta-variance")).to_dict()).teacher.kind == "variance"
     with pytest.raises(ValueError, match="alg must be one of"):
         RunConfig(alg="td3")

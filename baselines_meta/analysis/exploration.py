@@ -30,8 +30,9 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.analysis.results import final_score, load_run, markdown_main
+from baselines_meta.analysis.results import final_score, load_run_or_skip, markdown_main, skip
 
+PROG = "baselines_meta.analysis.exploration"
 ALPHA = 0.05
 COLLAPSE_STD = 1e-6  # the suite's runs end with reference_Q_std either below 1e-7 (collapsed) or above 1e-5
 ARMS = ("ddpg-param", "ddpg-normal", "ddpg-ou", "ddpg-none", "meta", "meta-variance", "meta-student")
@@ -114,11 +115,22 @@ def zero_fraction(run_dir: str) -> Optional[float]:
     return float(np.mean(x)) if x else None
 
 
+def run_config(run_dir: str) -> Optional[dict]:
+    """A run's config.json; None (named on stderr) when it is missing or damaged."""
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            cfg = json.load(f)
+        cfg["env_id"], cfg["alg"], int(cfg["seed"])  # noqa: B018
+        return cfg
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        skip(PROG, run_dir, f"config.json: {type(e).__name__}: {e}")
+        return None
+
+
 def seed_result(run_dir: str, bar: float) -> Optional[SeedResult]:
-    """The metrics of one run directory (None without evaluations)."""
-    with open(os.path.join(run_dir, "config.json")) as f:
-        cfg = json.load(f)
-    r = load_run(run_dir, cfg["env_id"], cfg["alg"], int(cfg["seed"]))
+    """The metrics of one run directory (None without evaluations, or with a damaged file: named on stderr)."""
+    cfg = run_config(run_dir)
+    r = load_run_or_skip(run_dir, cfg["env_id"], cfg["alg"], int(cfg["seed"]), PROG) if cfg else None
     if r is None:
         return None
     above = np.flatnonzero(r.returns > bar)
@@ -262,9 +274,8 @@ def solved_curve(root: str, env_id: str, arm: str, bar: float) -> tuple[np.ndarr
     d = os.path.join(root, env_dir(env_id), arm)
     runs = []
     for s in sorted(os.listdir(d)):
-        with open(os.path.join(d, s, "config.json")) as f:
-            cfg = json.load(f)
-        r = load_run(os.path.join(d, s), env_id, arm, int(cfg["seed"]))
+        cfg = run_config(os.path.join(d, s))
+        r = load_run_or_skip(os.path.join(d, s), env_id, arm, int(cfg["seed"]), PROG) if cfg else None
         if r is not None and r.done:
             runs.append(r)
     grid = runs[0].steps

@@ -1,4 +1,12 @@
-"""Learning curves: `python -m baselines_meta.plot results/runs [--out results/plots]`.
+"""Learning curves: `python -m baselines_meta.plot [ROOT] [--out DIR]`.
+
+Reads ROOT (default results/runs, the committed runs; only read) and writes the figures to DIR, by default
+logs/plots (git ignores logs/): the committed figures are replaced only when DIR names them, `--out results/plots`.
+A run with a damaged file (as in `table`) is left out and named in one line on stderr, and the figures of the others
+are still drawn. A curve needs two evaluations: a run with fewer (e.g. a budget not above --eval_interval evaluates
+once, at its end) is left out of its curve, and a curve left with none is left out, each named in one line on
+stderr; with nothing left to draw, one line and exit status 2, and no file is written. No ROOT, no run in it, or a
+DIR that is a file: one line, exit status 2 (as `table`).
 
 Evaluation return vs env steps, one panel per env (a 2x3 grid like the paper's Figure 3 when there are up to six),
 algorithms overlaid: the mean over seeds as a line and the bootstrap 95% CI of that mean as a shaded band, each seed's
@@ -18,7 +26,6 @@ one panel per task the controls ran (controls.png / .svg).
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
@@ -26,6 +33,7 @@ import sys
 import numpy as np
 
 from baselines_meta import paper
+from baselines_meta.analysis.cli import ToolParser, dir_error, int_at_least
 from baselines_meta.analysis.figures import save
 from baselines_meta.analysis.results import ARM_STYLE, CONTROL_ARMS, bootstrap_ci, common_curve, control_arm_runs, load_runs
 
@@ -40,7 +48,33 @@ def smooth(curves: np.ndarray, k: int) -> np.ndarray:
     return (c[:, idx] - c[:, lo]) / (idx - lo)
 
 
-def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=("meta", "meta-variance", "ddpg")) -> list[str]:
+PROG = "baselines_meta.plot"
+ALGS = ("meta", "meta-variance", "ddpg")  # the arms of the curves and of --figure1
+
+
+def drawable(runs, prog: str = PROG) -> list:
+    """The runs that can be drawn: each curve (env, arm) keeps its runs with two evaluations or more, as long as they
+    share two evaluation steps or more (common_curve); each run or curve left out is named in one line on stderr."""
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault((r.env, r.alg), []).append(r)
+    out = []
+    for (env, alg), rs in groups.items():
+        keep = [r for r in rs if len(r.steps) >= 2]
+        few = [r for r in rs if len(r.steps) < 2]
+        if keep and len(common_curve(keep)[0]) < 2:
+            print(f"{prog}: {env} {alg}: its seeds' evaluations share fewer than two steps; curve left out", file=sys.stderr)
+            continue
+        if few:
+            seeds = ", ".join(str(r.seed) for r in few)
+            who = f"seeds {seeds} have" if len(few) > 1 else f"seed {seeds} has"
+            print(f"{prog}: {env} {alg}: {who} fewer than two evaluations; "
+                  f"{'left out of the curve' if keep else 'curve left out'}", file=sys.stderr)
+        out += keep
+    return out
+
+
+def draw(runs, envs, path_stem: str, title: str, k: int = 5, algs=ALGS) -> list[str]:
     """One panel per env of evaluation return vs env steps: per arm the mean over seeds and its bootstrap 95% CI band; returns the files written."""
     import matplotlib
 
@@ -155,92 +189,105 @@ def draw_figure4(panels: dict, titles: list[str], path_stem: str, n_states: int,
     return save(fig, path_stem)
 
 
-def main(argv=None) -> int:
-    """The CLI (`python -m baselines_meta.plot`): draws the requested figures; returns the exit code."""
-    p = argparse.ArgumentParser(prog="python -m baselines_meta.plot", description=__doc__.split("\n")[0])
-    p.add_argument("root", nargs="?", default="results/runs")
-    p.add_argument("--out", default="results/plots", help="directory for the PNG and SVG files")
+def parser() -> ToolParser:
+    """The command line of `python -m baselines_meta.plot`."""
+    p = ToolParser(prog="python -m baselines_meta.plot", description=__doc__.split("\n")[0],
+                   epilog=__doc__.split("\n\n")[1].replace("\n", " "))
+    p.add_argument("root", nargs="?", default="results/runs", help="the run directories to read (never written)")
+    p.add_argument("--out", default="logs/plots", help="directory for the PNG and SVG files (default logs/plots; "
+                                                      "--out results/plots replaces the committed figures)")
     p.add_argument("--figure1", action="store_true", help="meta, meta-variance and ddpg on InvertedDoublePendulum-v4")
-    p.add_argument("--smooth", type=int, default=5, metavar="K", help="moving window over K evaluations (1: off)")
+    p.add_argument("--smooth", type=int_at_least(1), default=5, metavar="K",
+                   help="moving window over K evaluations (1: off)")
     p.add_argument("--figure4", action="store_true", help="state-visitation density on InvertedDoublePendulum-v4")
     p.add_argument("--profile", action="store_true", help="rliable's performance profile of meta and ddpg (Table 2 (d))")
     p.add_argument("--controls", default=None, metavar="DIR", help="the control arms under DIR beside meta and ddpg")
     p.add_argument("--branching", default=None, metavar="DIR", help="--figure4: the student-start arm's directory "
                    "(e.g. results/controls/student-start); draws figure4-branching: the reset-start and the student-start "
                    "teacher, the student-start student and ddpg")
-    p.add_argument("--seed", type=int, default=0, help="--figure4: the seed whose runs recorded states")
-    p.add_argument("--states", type=int, default=1500, help="--figure4: states a panel at most")
-    a = p.parse_args(argv)
-    if a.smooth < 1 or a.states < 10:
-        p.error("--smooth must be >= 1 and --states >= 10")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="--figure4: the seed whose runs recorded states")
+    p.add_argument("--states", type=int_at_least(10), default=1500, help="--figure4: states a panel at most")
+    return p
+
+
+def error(msg: str) -> int:
+    """One line on stderr; the exit status 2."""
+    print(f"{PROG}: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def main(argv=None) -> int:
+    """The CLI (`python -m baselines_meta.plot`): draws the requested figures; returns the exit code."""
+    a = parser().parse_args(argv)
+    if not os.path.isdir(a.root):
+        return error(f"no such directory: {a.root}")
+    if dir_error(a.out):
+        return error(f"--out: {dir_error(a.out)}")
     if a.figure4:
         try:
             panels, titles = figure4_panels(a.root, a.seed, a.branching)
         except FileNotFoundError as e:
-            print(f"baselines_meta.plot: error: {e}", file=sys.stderr)
-            return 2
+            return error(str(e))
         try:
             import scipy  # noqa: F401
             import sklearn  # noqa: F401
         except ImportError:
-            print('baselines_meta.plot: error: --figure4 needs the analysis extra: pip install -e ".[analysis]"',
-                  file=sys.stderr)
-            return 2
+            return error('--figure4 needs the analysis extra: pip install -e ".[analysis]"')
         os.makedirs(a.out, exist_ok=True)
         stem = os.path.join(a.out, "figure4" if a.branching is None else "figure4-branching")
         for (row, col), v in sorted(panel_spread(panels).items(), key=lambda kv: (kv[0][1], kv[0][0])):
             print(f"{titles[col]}, {row} 50 episodes: {len(panels[row, col]):,} states, spread {v:.3f}")
         print("\n".join(draw_figure4(panels, titles, stem, a.states, a.seed)))
         return 0
-    runs = load_runs(a.root)
+    runs = load_runs(a.root, PROG)
     if not runs:
-        print(f"baselines_meta.plot: error: no runs with evaluations under {a.root}", file=sys.stderr)
-        return 2
-    os.makedirs(a.out, exist_ok=True)
+        return error(f"no runs with evaluations under {a.root}")
     if a.profile:
         from baselines_meta.analysis.aggregate import INSTALL, normalised_scores, paired, performance_profile, random_return
 
         try:
             import rliable  # noqa: F401
         except ImportError:
-            print(f"baselines_meta.plot: error: {INSTALL}", file=sys.stderr)
-            return 2
+            return error(INSTALL)
         runs = [r for r in runs if r.done]  # as table (d): finished runs only
         envs = paired(runs)[0]
         try:
             _, scores = normalised_scores(runs, {e: random_return(e) for e in envs})
         except ValueError as e:
-            print(f"baselines_meta.plot: error: cannot normalise: {e}", file=sys.stderr)
-            return 2
+            return error(f"cannot normalise: {e}")
         if scores["meta"].shape[0] < 2:
-            print("baselines_meta.plot: error: --profile needs meta and ddpg runs of at least 2 common seeds",
-                  file=sys.stderr)
-            return 2
+            return error("--profile needs meta and ddpg runs of at least 2 common seeds")
+        os.makedirs(a.out, exist_ok=True)
         print("\n".join(performance_profile(scores, a.out)))
         return 0
     if a.controls:
-        arms = control_arm_runs(a.root, a.controls)
+        arms = control_arm_runs(a.root, a.controls, PROG)
         ctrl = [r for label, sub, _ in CONTROL_ARMS if sub is not None for r in arms[label]]
         if not ctrl:
-            print(f"baselines_meta.plot: error: no control runs with evaluations under {a.controls}", file=sys.stderr)
-            return 2
+            return error(f"no control runs with evaluations under {a.controls}")
         envs = sorted({r.env for r in ctrl}, key=paper.order_key)
         seeds = {e: {r.seed for r in ctrl if r.env == e} for e in envs}
         runs = [r for rs in arms.values() for r in rs if r.env in seeds and r.seed in seeds[r.env] and r.done]
         seen = ", ".join(f"{paper.family(e)} {'/'.join(map(str, sorted(seeds[e])))}" for e in envs)
-        files = draw(runs, envs, os.path.join(a.out, "controls"), f"Controls beside meta and ddpg (finished runs; seeds "
-                     f"{seen})", a.smooth,
-                     algs=[label for label, _, _ in CONTROL_ARMS])
+        stem, title, algs = "controls", f"Controls beside meta and ddpg (finished runs; seeds {seen})", \
+            [label for label, _, _ in CONTROL_ARMS]
     elif a.figure1:
-        envs = sorted({r.env for r in runs if paper.family(r.env) == "InvertedDoublePendulum"})
+        envs = sorted({r.env for r in runs if paper.family(r.env) == "InvertedDoublePendulum"})[:1]
         if not envs:
-            print("baselines_meta.plot: error: no InvertedDoublePendulum runs for --figure1", file=sys.stderr)
-            return 2
-        files = draw(runs, envs[:1], os.path.join(a.out, "figure1"), "Figure 1: meta exploration policies vs DDPG", a.smooth)
+            return error("no InvertedDoublePendulum runs for --figure1")
+        stem, title, algs = "figure1", "Figure 1: meta exploration policies vs DDPG", ALGS
     else:
         envs = sorted({r.env for r in runs}, key=paper.order_key)
-        files = draw(runs, envs, os.path.join(a.out, "curves"), "meta vs ddpg", a.smooth)
-    print("\n".join(files))
+        stem, title, algs = "curves", "meta vs ddpg", ALGS
+    sel = [r for r in runs if r.env in envs and r.alg in algs]
+    runs = drawable(sel)
+    if not runs:
+        why = "no curve has two evaluations" if sel else \
+            "no finished runs of the arms" if a.controls else f"no runs of {', '.join(algs)}"
+        return error(f"nothing to draw under {a.root}: {why}")
+    envs = [e for e in envs if any(r.env == e for r in runs)]
+    os.makedirs(a.out, exist_ok=True)
+    print("\n".join(draw(runs, envs, os.path.join(a.out, stem), title, a.smooth, algs=algs)))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -21,28 +22,127 @@ class Run(NamedTuple):
     dir: str
 
 
+class RunFileError(ValueError):
+    """A run's file that cannot be read (garbage bytes, a half-written line, a header only, a non-number); the message
+    names the file and what is wrong."""
+
+
+def _csv_rows(path: str, comment: Optional[str] = None) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of a CSV file whose values are all numbers or empty (lines starting with `comment` skipped);
+    RunFileError when it does not decode, a row has another number of fields than the header (a half-written
+    line), or a value is not a number."""
+    name = os.path.basename(path)
+    try:
+        with open(path, newline="") as f:
+            lines = [l for l in f.read().splitlines() if not (comment and l.startswith(comment))]
+    except UnicodeDecodeError:
+        raise RunFileError(f"{name}: not text (garbage bytes)") from None
+    except OSError as e:
+        raise RunFileError(f"{name}: {e.strerror or e}") from None
+    if "\0" in "".join(lines):
+        raise RunFileError(f"{name}: not text (garbage bytes)")
+    rows = list(csv.reader(lines))
+    if not rows or not rows[0]:
+        raise RunFileError(f"{name}: empty")
+    header = rows[0]
+    for i, row in enumerate(rows[1:], 2):
+        if len(row) != len(header):
+            raise RunFileError(f"{name}: line {i} has {len(row)} of {len(header)} fields (a half-written line?)")
+        for k, v in zip(header, row):
+            if v != "":
+                try:
+                    float(v)
+                except ValueError:
+                    raise RunFileError(f"{name}: line {i}: {k} is {v!r}, not a number") from None
+    return header, rows[1:]
+
+
+_checked: dict = {}  # (path, mtime, size) -> the file's error or None: a report loads the same runs several times
+
+
+def _check_file(path: str, monitor: bool) -> None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    key = (path, st.st_mtime_ns, st.st_size)
+    if key not in _checked:
+        try:
+            header, rows = _csv_rows(path, comment="#" if monitor else None)
+            if monitor and "r" not in header:
+                raise RunFileError(f"{os.path.basename(path)}: no r column")
+            if not monitor and not rows:
+                raise RunFileError(f"{os.path.basename(path)}: a header and no row")
+            _checked[key] = None
+        except RunFileError as e:
+            _checked[key] = e
+    if _checked[key] is not None:
+        raise _checked[key]
+
+
+def check_run_files(d: str) -> None:
+    """RunFileError when a file the tools read beside evaluations.csv is damaged: progress.csv (a header and no
+    row is a damaged file: the logger writes the header with the first row) and the monitor files table reads
+    (a header alone is a run without episodes)."""
+    _check_file(os.path.join(d, "progress.csv"), monitor=False)
+    for name in ("0.monitor.csv", "0.d1.monitor.csv"):
+        _check_file(os.path.join(d, name), monitor=True)
+
+
 def load_run(d: str, env: str, alg: str, seed: int) -> Optional[Run]:
-    """The run in directory d from its evaluations.csv (and config.json's budget); None when it has no evaluation yet."""
+    """The run in directory d from its evaluations.csv (and config.json's budget); None when it has no
+    evaluations.csv yet. RunFileError when evaluations.csv holds no evaluation or one of the run's files is damaged
+    (check_run_files)."""
     path = os.path.join(d, "evaluations.csv")
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return None
-    steps = np.array([int(r["steps"]) for r in rows])
-    rets = np.array([np.mean([float(v) for k, v in r.items() if k.startswith("return_") and v != ""]) for r in rows])
+    header, rows = _csv_rows(path)
+    if not rows:  # a run writes the header when it starts: no evaluation yet, or a damaged file when it is DONE
+        finished = os.path.exists(os.path.join(d, "DONE"))
+        raise RunFileError(f"evaluations.csv: a header and no evaluation{' in a finished run' if finished else ' yet'}")
+    if "steps" not in header or not any(k.startswith("return_") for k in header):
+        raise RunFileError("evaluations.csv: no steps or return_<i> column")
+    col = {k: i for i, k in enumerate(header)}
+    ret = [i for k, i in col.items() if k.startswith("return_")]
+    try:
+        steps = np.array([int(float(r[col["steps"]])) for r in rows])
+        rets = np.array([np.mean([float(r[i]) for i in ret if r[i] != ""]) for r in rows])
+    except (ValueError, OverflowError):
+        raise RunFileError("evaluations.csv: a row without steps or returns") from None
+    if np.any(np.diff(steps) <= 0):
+        raise RunFileError("evaluations.csv: the steps do not increase")
+    check_run_files(d)
     try:
         with open(os.path.join(d, "config.json")) as f:
             budget = int(json.load(f)["schedule"]["num_timesteps"])
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, TypeError):
         budget = int(steps[-1])
     done = os.path.exists(os.path.join(d, "DONE")) and steps[-1] >= budget
     return Run(env, alg, seed, steps, rets, budget, bool(done), d)
 
 
-def load_runs(root: str) -> list[Run]:
-    """Every run under root/<env>/<alg>/seed-<n>/ that has evaluations, sorted by env, alg and seed directory."""
+_reported: set = set()  # (prog, directory, reason): each skipped run named once a process
+
+
+def skip(prog: str, d: str, reason: str) -> None:
+    """One line `<prog>: skipping <d>: <reason>` on stderr, once a process for each run and reason."""
+    if (prog, d, reason) not in _reported:
+        _reported.add((prog, d, reason))
+        print(f"{prog}: skipping {d}: {reason}", file=sys.stderr)
+
+
+def load_run_or_skip(d: str, env: str, alg: str, seed: int, prog: str) -> Optional[Run]:
+    """load_run, or None with one line `<prog>: skipping <d>: <reason>` on stderr for a run with a damaged file."""
+    try:
+        return load_run(d, env, alg, seed)
+    except RunFileError as e:
+        skip(prog, d, str(e))
+        return None
+
+
+def load_runs(root: str, prog: str = "baselines_meta") -> list[Run]:
+    """Every run under root/<env>/<alg>/seed-<n>/ that has evaluations, sorted by env, alg and seed directory. A run
+    with a damaged file is left out and named in one line on stderr (`<prog>: skipping <dir>: <reason>`)."""
     out = []
     if not os.path.isdir(root):
         return out
@@ -51,7 +151,7 @@ def load_runs(root: str) -> list[Run]:
             ad = os.path.join(root, env, alg)
             for sd in sorted(os.listdir(ad)) if os.path.isdir(ad) else []:
                 if sd.startswith("seed-") and sd[5:].isdigit() and os.path.isdir(os.path.join(ad, sd)):  # not seed-2.log
-                    r = load_run(os.path.join(ad, sd), env, alg, int(sd[5:]))
+                    r = load_run_or_skip(os.path.join(ad, sd), env, alg, int(sd[5:]), prog)
                     if r is not None:
                         out.append(r)
     return out
@@ -92,12 +192,12 @@ def progress_mean(r: Run, key: str, last_epochs: Optional[int] = None) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def control_arm_runs(main_root: str, controls_root: str) -> dict[str, list[Run]]:
+def control_arm_runs(main_root: str, controls_root: str, prog: str = "baselines_meta") -> dict[str, list[Run]]:
     """Each control arm's runs (main-grid meta and ddpg from main_root, the others from controls_root/<arm>), keyed by
-    the arm's label, with the label as each run's alg."""
+    the arm's label, with the label as each run's alg (prog: load_runs')."""
     out = {}
     for label, sub, alg in CONTROL_ARMS:
-        rs = load_runs(main_root if sub is None else os.path.join(controls_root, sub))
+        rs = load_runs(main_root if sub is None else os.path.join(controls_root, sub), prog)
         out[label] = [r._replace(alg=label) for r in rs if r.alg == alg]
     return out
 
@@ -177,20 +277,57 @@ def verdict(a: list[float], b: list[float], rng: np.random.Generator) -> str:
     return "better" if lo > 0 else "worse" if hi < 0 else "not distinguishable"
 
 
-def markdown_main(prog: str, doc: str, default_root: str, build, argv=None, add_args=None) -> int:
-    """The CLI of a markdown report over run directories: print build(root) (build(root, args) with add_args, which
-    adds the report's own flags to the parser), and write it to --out when given."""
-    import argparse
+class ReportError(SystemExit):
+    """A report's one-line error, already printed on stderr: exit status 2; str() is the line."""
 
-    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
-    p.add_argument("root", nargs="?", default=default_root)
-    p.add_argument("--out", default=None, help="also write the markdown to this file")
+    def __init__(self, line: str):
+        super().__init__(2)
+        self.line = line
+
+    def __str__(self) -> str:
+        return self.line
+
+
+def markdown_parser(prog: str, doc: str, default_root: str, add_args=None):
+    """The parser of a markdown report: ROOT (default `default_root`, read only), --out (none by default: the report
+    is printed; a path names the file to write) and the report's own flags (add_args)."""
+    from baselines_meta.analysis.cli import ToolParser
+
+    p = ToolParser(prog=prog, description=doc.split("\n")[0])
+    p.add_argument("root", nargs="?", default=default_root, help="the run directories to read (never written)")
+    p.add_argument("--out", default=None, help="also write the markdown to this file (replaced whole; its folder is "
+                                               "made when missing)")
     if add_args is not None:
         add_args(p)
-    a = p.parse_args(argv)
-    md = build(a.root, a) if add_args is not None else build(a.root)
+    return p
+
+
+def markdown_main(prog: str, doc: str, default_root: str, build, argv=None, add_args=None) -> int:
+    """The CLI of a markdown report over run directories: print build(root) (build(root, args) with add_args, which
+    adds the report's own flags to the parser), and write it to --out when given. A missing ROOT, an --out that
+    cannot be written and a report's own error (SystemExit with a message) are one line on stderr and exit 2."""
+    from baselines_meta.analysis.cli import file_error, tool_name, write_text
+
+    a = markdown_parser(prog, doc, default_root, add_args).parse_args(argv)
+    tool = tool_name(prog)
+    err = None if os.path.isdir(a.root) else f"no such directory: {a.root}"
+    err = err or (file_error(a.out) if a.out else None)
+    if err is None:
+        try:
+            md = build(a.root, a) if add_args is not None else build(a.root)
+        except SystemExit as e:
+            if not isinstance(e.code, str):
+                raise
+            err = e.code.split(": error: ", 1)[-1]
+    if err is not None:
+        line = f"{tool}: error: {err}"
+        print(line, file=sys.stderr)
+        raise ReportError(line)
     print(md)
     if a.out:
-        with open(a.out, "w") as f:
-            f.write(md)
+        try:
+            write_text(a.out, md)
+        except OSError as e:
+            print(f"{tool}: error: cannot write {a.out}: {e.strerror or e}", file=sys.stderr)
+            return 2
     return 0

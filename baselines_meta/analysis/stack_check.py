@@ -23,6 +23,7 @@ import numpy as np
 from baselines_meta.analysis.results import Run, load_runs, markdown_main, verdict
 
 OLD, NEW = "mujoco-4.0.0", "mujoco-3.17.0"
+PROG = "baselines_meta.analysis.stack_check"
 
 
 def _episodes(d: str) -> list[tuple[str, str]]:
@@ -71,8 +72,8 @@ def spread_rows(root: str, campaign: str, old: str, new: str) -> list[tuple]:
     """(env, window (lo, hi), {version: seeds' scores}, campaign's scores, new within the campaign's spread, verdict
     new against old, verdict new against the campaign) per env under root/spread/<new>/. The finished runs only; the
     window is the last 10% of the shortest new run's steps, the same for every arm."""
-    runs = {v: [r for r in load_runs(os.path.join(root, "spread", v)) if r.alg == "ddpg" and r.done] for v in (old, new)}
-    camp = [r for r in load_runs(campaign) if r.alg == "ddpg"]
+    runs = {v: [r for r in load_runs(os.path.join(root, "spread", v), PROG) if r.alg == "ddpg" and r.done] for v in (old, new)}
+    camp = [r for r in load_runs(campaign, PROG) if r.alg == "ddpg"]
     out = []
     for env in sorted({r.env for r in runs[new]}):
         hi = int(min(r.steps[-1] for r in runs[new] if r.env == env))

@@ -1,4 +1,10 @@
-"""Table 2 in markdown: `python -m baselines_meta.table results/runs [--out results/table2.md]`.
+"""Table 2 in markdown: `python -m baselines_meta.table [ROOT] [--out FILE]`.
+
+ROOT (default results/runs, the committed runs; only read) holds <env>/<alg>/seed-<n>/. The table is printed, and
+written to FILE only when --out names one (`--out results/table2.md` replaces the committed table). A run with a
+damaged file (evaluations.csv, progress.csv or a monitor file that does not parse: garbage bytes, a half-written line,
+a header only, a non-number) is left out and named in one line on stderr; the table of the others is still made. No
+ROOT, or no run in it: one line on stderr, exit status 2 (as `plot`).
 
 (a) Ours, the deterministic evaluation of the student (10 episodes every 10k steps on its own env): the mean over the
     last 10% of training and the maximum of the seed-mean curve, each mean ± std over seeds [bootstrap 95% CI].
@@ -50,6 +56,8 @@ from baselines_meta.analysis.results import (
 )
 from baselines_meta.config import ALGS
 
+PROG = "baselines_meta.table"
+
 
 def fmt(m: float, s: float) -> str:
     """'mean ± std', 2 decimals when |mean| < 100 else none; '–' when the mean is not finite."""
@@ -75,7 +83,7 @@ def paper_cell(env: str, alg: str) -> str:
 
 def build_table(root: str, aggregate: bool = True) -> str:
     """Sections (a)-(c) of the markdown table over the runs under root, then (d) when aggregate; exits if there are no runs."""
-    runs = load_runs(root)
+    runs = load_runs(root, PROG)
     if not runs:
         raise SystemExit(f"baselines_meta.table: error: no runs with evaluations under {root}")
     envs = sorted({r.env for r in runs}, key=paper.order_key)
@@ -162,7 +170,7 @@ def _finite_mean(x: list[float]) -> float:
 
 def build_literal(main_root: str, controls_root: str) -> str:
     """(f): the paper's literal form against our form and ddpg, finished runs on the seeds all three have."""
-    arm_runs = control_arm_runs(main_root, controls_root)
+    arm_runs = control_arm_runs(main_root, controls_root, PROG)
     lit = [r for r in arm_runs[LITERAL] if r.done]
     if not lit:
         return ""
@@ -192,7 +200,7 @@ def build_literal(main_root: str, controls_root: str) -> str:
 def build_controls(main_root: str, controls_root: str, required: bool = True) -> str:
     """(e): the control arms beside the main grid's meta and ddpg on the seeds the controls ran, and the contrasts.
     Without control runs: an error when required, else an empty string."""
-    arm_runs = control_arm_runs(main_root, controls_root)
+    arm_runs = control_arm_runs(main_root, controls_root, PROG)
     ctrl = [r for label, sub, _ in ARMS if sub is not None for r in arm_runs[label]]
     if not ctrl:
         if not required:

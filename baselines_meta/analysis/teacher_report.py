@@ -58,7 +58,7 @@ def arm_rows(root: str, arms=None) -> list[tuple]:
         ad = os.path.join(root, arm)
         if not os.path.isdir(ad) or (arms and arm not in arms):
             continue
-        for r in load_runs(ad):
+        for r in load_runs(ad, "baselines_meta.analysis.teacher_report"):
             prog = _progress(r.dir)
             out.append((arm, r, prog))
     return out

@@ -30,6 +30,7 @@ from baselines_meta.common.tf_util import assign_all, copy_variables, make_adam
 from baselines_meta.config import DDPGConfig
 from baselines_meta.ddpg.noise import parse_noise_type
 from baselines_meta.ddpg.param_noise import ParamNoise
+from baselines_meta.resolve import completed
 
 
 class Losses(NamedTuple):
@@ -43,7 +44,7 @@ class DDPGLearner(tf.Module):
     def __init__(self, obs_dim: int, act_dim: int, cfg: DDPGConfig, seed: int = 0):
         """seed: of the parameter-noise generator (param_noise.ParamNoise), whose state is checkpointed."""
         super().__init__(name="ddpg")
-        self.cfg = cfg
+        self.cfg = cfg = completed(cfg)  # (a config alone: UNSET settings take their defaults)
         self.obs_dim, self.act_dim = obs_dim, act_dim
         net = cfg.network
         self.actor = Actor(obs_dim, act_dim, net, name="actor")

@@ -10,8 +10,9 @@ Measures, in one process on this machine, the median over repetitions of:
 each as a fraction of the raw env speed and as projected hours per 1M steps; the peak resident memory of a worker
 holding a full 1M-transition replay buffer (measured in a child process); with `--mpi 2` the 2-rank throughput
 against 1 rank, and the per-rank throughput of whole runs against one worker pinned to one core for both MPI
-exchange paths (bench_mpi). Writes results/bench/<env>.json and .md. With `--scaling`, only the MPI cost model's
-measurements, fit and predictions: results/bench/mpi_scaling.{json,md}. A benchmark, not a test.
+exchange paths (bench_mpi). Writes <out>/<env>.json and .md, <out> logs/bench by default (git ignores logs/;
+`--out results/bench` replaces the committed tables). With `--scaling`, only the MPI cost model's measurements, fit
+and predictions: <out>/mpi_scaling.{json,md}. A benchmark, not a test.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import time
 from typing import NamedTuple
 
 from baselines_meta import paper
+from baselines_meta.analysis.cli import ToolParser, dir_error
 from baselines_meta.experiments import bench_mpi
 
 
@@ -108,11 +110,15 @@ def bench_training(env_id: str, alg: str, epochs: int, **schedule) -> Training:
 
     from baselines_meta.api import train
     from baselines_meta.config import DDPGConfig, RunConfig, ScheduleConfig
+    from baselines_meta.resolve import resolve
 
     noise = schedule.pop("noise_type", None)
     sch = dataclasses.replace(ScheduleConfig(), eval_episodes=0, eval_interval=10**9, **schedule)
     ddpg = DDPGConfig() if noise is None else DDPGConfig(noise_type=noise)
-    cfg = RunConfig(alg=alg, env_id=env_id, seed=0, log_formats="csv", progress_bar=False, ddpg=ddpg, schedule=sch)
+    # the plain schedule (no paper preset: the bench has always timed the 100 / 200 / 50 / 1 cycle on every task)
+    cfg = resolve(RunConfig(alg=alg, env_id=env_id, seed=0, preset="none", log_formats="csv", progress_bar=False,
+                            ddpg=ddpg, schedule=sch))
+    sch = cfg.schedule
     if "num_timesteps" not in schedule:  # the warm-up epoch and `epochs` more, each of whole cycles (D_pi counted)
         per_epoch = sch.nb_epoch_cycles * cfg.cycle_env_steps()
         first = cfg.cycle_env_steps(first=True) - cfg.cycle_env_steps()  # 'previous': the first cycle's D_pi
@@ -263,10 +269,9 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    """The CLI (`python -m baselines_meta.bench`), also the entry point of its child processes; returns the exit code."""
-    _quiet()
-    p = argparse.ArgumentParser(prog="python -m baselines_meta.bench", description=__doc__.split("\n")[0])
+def parser() -> ToolParser:
+    """The command line of `python -m baselines_meta.bench` and of its child processes."""
+    p = ToolParser(prog="python -m baselines_meta.bench", description=__doc__.split("\n")[0])
     p.add_argument("--env", default="Hopper-v4", help="env id, or 'all' for the six paper tasks")
     p.add_argument("--reps", type=int, default=5, help="repetitions of the env and acting measurements")
     p.add_argument("--seconds", type=float, default=1.0, help="length of one env / acting repetition")
@@ -283,12 +288,20 @@ def main(argv=None) -> int:
     p.add_argument("--scaling", action="store_true", help="only measure and fit the MPI cost model (fused step costs, "
                    "Allgather and Allreduce at 2 ranks) and write <out>/mpi_scaling.{json,md} with the expected "
                    "throughput for N = 2 to 64 ranks")
-    p.add_argument("--out", default="results/bench", help="directory for <env>.json and <env>.md")
+    p.add_argument("--out", default=os.path.join("logs", "bench"), help="directory for <env>.json and <env>.md "
+                   "(default logs/bench; --out results/bench replaces the committed tables)")
     p.add_argument("--child-memory", help=argparse.SUPPRESS)
     p.add_argument("--child-mpi", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--child-training", nargs=4, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None) -> int:
+    """The CLI (`python -m baselines_meta.bench`), also the entry point of its child processes; returns the exit code."""
+    _quiet()
     if bench_mpi.main_child(list(sys.argv[1:] if argv is None else argv)):
         return 0
+    p = parser()
     a = p.parse_args(argv)
     if a.child_training:
         env_id, alg, epochs, schedule = a.child_training
@@ -313,6 +326,8 @@ def main(argv=None) -> int:
     except EnvError as e:
         print(f"baselines_meta.bench: error: {e}", file=sys.stderr)
         return 2
+    if dir_error(a.out):
+        p.error(f"--out: {dir_error(a.out)}")
     os.makedirs(a.out, exist_ok=True)
     if a.scaling:
         res = bench_mpi.scaling(envs[0], a.out, a.whole_steps, lambda args, n: _child(args, mpi_np=n))

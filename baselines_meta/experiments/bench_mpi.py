@@ -293,7 +293,8 @@ def scaling(env_id: str, out_dir: str, steps_whole: int, child) -> dict:
 
 
 def scaling_markdown(res: dict) -> str:
-    """results/bench/mpi_scaling.md: the measurements, the fitted cost model and its predictions, from `res`."""
+    """<out>/mpi_scaling.md (bench --scaling; the committed one: results/bench/): the measurements, the fitted cost
+    model and its predictions, from `res`."""
     m, st, c = res["model"], res["step_costs"], res["collectives_2_ranks"]
     from baselines_meta.common.exchange import row_floats
 

@@ -12,7 +12,8 @@ look-ahead of Algorithm 1 line 5) and measures:
   - the old estimator: the mean reward per step of pi' over nb_eval_steps steps minus that of pi over the
     nb_eval_steps steps just before, on one env whose episodes continue across rollouts (meta_reward 'step',
     meta_baseline 'previous'), times nb_eval_steps to put it on the same scale.
-It prints and writes (JSON) the correlation of each estimator with the true effect over the trials, and their spreads.
+It prints and writes (JSON, to --out: logs/teacher/estimator_quality.json by default, git ignores logs/) the
+correlation of each estimator with the true effect over the trials, and their spreads.
 """
 from __future__ import annotations
 
@@ -105,16 +106,30 @@ def measure_snapshot(run_dir: str, trials: int, true_starts: int, seed: int) -> 
         ctx.close()
 
 
+def parser():
+    """The command line of `python -m baselines_meta.experiments.estimator_quality`."""
+    from baselines_meta.analysis.cli import ToolParser, int_at_least
+
+    p = ToolParser(prog="python -m baselines_meta.experiments.estimator_quality", description=__doc__.split("\n")[0])
+    p.add_argument("--env", default="Pendulum-v1")
+    p.add_argument("--snapshots", nargs="+", type=int_at_least(1), default=[15000, 45000], help="env steps of the snapshots")
+    p.add_argument("--trials", type=int_at_least(2), default=60)
+    p.add_argument("--true_starts", type=int_at_least(1), default=20, help="fixed start states of the true effect")
+    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument("--out", default=os.path.join("logs", "teacher", "estimator_quality.json"),
+                   help="the JSON file (git ignores logs/; --out results/teacher/estimator_quality.json replaces the "
+                        "committed one)")
+    return p
+
+
 def main(argv=None) -> int:
     """The CLI: trains and measures each snapshot, prints a summary line per snapshot and writes the JSON to --out."""
-    p = argparse.ArgumentParser(prog="python -m baselines_meta.experiments.estimator_quality", description=__doc__.split("\n")[0])
-    p.add_argument("--env", default="Pendulum-v1")
-    p.add_argument("--snapshots", nargs="+", type=int, default=[15000, 45000], help="env steps of the snapshots")
-    p.add_argument("--trials", type=int, default=60)
-    p.add_argument("--true_starts", type=int, default=20, help="fixed start states of the true effect")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="results/teacher/estimator_quality.json")
+    from baselines_meta.analysis.cli import file_error, write_text
+
+    p = parser()
     a = p.parse_args(argv)
+    if file_error(a.out):
+        p.error(f"--out: {file_error(a.out)}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     out = {"env": a.env, "seed": a.seed, "snapshots": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,9 +142,7 @@ def main(argv=None) -> int:
                   f"± {r['true_effect_std']:.1f}; correlation with it: new {r['new']['corr']:+.2f} "
                   f"(rank {r['new']['rank_corr']:+.2f}, std {r['new']['std']:.1f}), old {r['old']['corr']:+.2f} "
                   f"(rank {r['old']['rank_corr']:+.2f}, std {r['old']['std']:.1f})", flush=True)
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(out, f, indent=1)
+    write_text(a.out, json.dumps(out, indent=1))
     print(f"written to {a.out}")
     return 0
 

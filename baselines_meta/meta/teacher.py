@@ -34,6 +34,7 @@ from baselines_meta.common.networks import Actor, Teacher
 from baselines_meta.common.normalizer import RunningMeanStd, normalize
 from baselines_meta.common.tf_util import assign_all, make_adam
 from baselines_meta.config import TeacherConfig
+from baselines_meta.resolve import completed
 
 
 class Sampled(NamedTuple):
@@ -59,7 +60,7 @@ class TeacherLearner(tf.Module):
                  obs_clip: float, actor: Optional[Actor] = None, exchange: str = "batches"):
         """exchange: how several MPI ranks combine their updates (see `train`): 'batches' or 'grads'."""
         super().__init__(name="teacher_learner")
-        self.cfg = cfg
+        self.cfg = cfg = completed(cfg)  # (a config alone: UNSET settings take their defaults)
         self.exchange = exchange
         self.obs_rms, self.obs_clip = obs_rms, obs_clip
         self.net = Teacher(obs_dim, act_dim, cfg, actor=actor)

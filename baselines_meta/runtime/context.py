@@ -13,7 +13,8 @@ import time
 from typing import Optional
 
 from baselines_meta.common import mpi
-from baselines_meta.config import RunConfig
+from baselines_meta.config import RunConfig, UsageError
+from baselines_meta.resolve import differences, from_dict, require_resolved, resume_error
 from baselines_meta.runtime.envs import EnvFactory
 from baselines_meta.runtime.saving import Saver
 from baselines_meta.runtime.seeds import Seeds
@@ -60,22 +61,60 @@ class RunContext:
     def __init__(self, cfg: RunConfig, overwrite: bool = False, stdout=None, resume: bool = False,
                  finished_ok: bool = False):
         """resume: continue the run in cfg's log dir from its checkpoint, or RunFinished when it already reached its
-        budget (unless finished_ok: the caller still wants the trained policy)."""
+        budget (unless finished_ok: the caller still wants the trained policy). A new run that fails here leaves
+        nothing this call created (RunDir.discard)."""
+        require_resolved(cfg)
         self.cfg = cfg
         self.rank, self.size = mpi.rank(), mpi.size()
+        self.is_resume = resume
+        self.saver = self.envs = self.logger = None
         formats = parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout,log,csv")
         self.rundir = RunDir(cfg, overwrite, resume)
         self.log_dir = self.rundir.path
         try:
             self._open(formats, stdout, resume, finished_ok)
         except BaseException:
-            self.rundir.close()
+            self.close(failed=True)
             raise
 
-    def _open(self, formats, stdout, resume: bool, finished_ok: bool) -> None:
+    def _record(self) -> RunConfig:
+        """A new run: write config.json (rank 0) and run from the config as it reads back, so the record and the run
+        cannot differ (the other ranks run from cfg, which rank 0 has checked equal to the record)."""
         cfg = self.cfg
+        if self.rank != 0:
+            return cfg
+        path = self.rundir.write_config(cfg, self.size)
+        recorded = from_dict(self.rundir.read_config(), where=path)
+        diff = differences(recorded, cfg, skip=("log_path",))
+        if diff:
+            raise RuntimeError(f"{path} does not read back as the config it was written from: {diff[0]}")
+        import dataclasses
+
+        return dataclasses.replace(recorded, log_path=cfg.log_path)
+
+    def _check_resume(self) -> None:
+        """--resume: the run's config.json (read strictly) must be the config its checkpoint was made with, and this
+        call's config must match it (resolve.resume_error: only a larger budget and the output settings may change).
+        A checkpoint from before configs were stored in it checks config.json against this call's config alone."""
+        path = os.path.join(self.log_dir, "config.json")
+        recorded = from_dict(self.rundir.read_config(), where=path)
+        stored = self.resume.state["ctx"].get("config") if self.resume is not None else None
+        err = None
+        if stored is not None:
+            err = resume_error(from_dict(stored, where="the checkpoint", strict=False), recorded, path,
+                               "the checkpoint it was made with")
+        err = err or resume_error(recorded, self.cfg, "this call", path)
+        if err:
+            raise UsageError(err)
+
+    def _open(self, formats, stdout, resume: bool, finished_ok: bool) -> None:
         self.checkpointer = Checkpointer(self.log_dir, self.rank)
         self.resume: Optional[Resume] = self.checkpointer.load_resume() if resume else None
+        if resume:
+            self._check_resume()
+        else:
+            self.cfg = self._record()
+        cfg = self.cfg
         if resume and self.resume is None:
             self.rundir.restart_in_place()
             self.checkpointer = Checkpointer(self.log_dir, self.rank)
@@ -94,14 +133,11 @@ class RunContext:
         if r is not None:
             self.seeds.set_state(c["rngs"])
             self.logger.info(f"resumed from the checkpoint at step {r.state['loop'].steps}")
-        if self.rank == 0:
+        if self.rank == 0 and resume:
             try:
-                if not resume:
-                    self.rundir.write_config(cfg, self.size)
-                else:
-                    line = self.rundir.record_budget(cfg.schedule.num_timesteps, self.saver.saved_steps)
-                    if line:
-                        self.logger.info(line)
+                line = self.rundir.record_budget(cfg.schedule.num_timesteps, self.saver.saved_steps)
+                if line:
+                    self.logger.info(line)
             except WriteError as e:
                 raise self.saver.kept(e)
 
@@ -115,11 +151,18 @@ class RunContext:
         files += [m.path for m in self.envs.monitors]
         sizes = {os.path.basename(f): os.path.getsize(f) for f in files if os.path.exists(f)}
         return {"elapsed": time.time() - self.t_start, "next_save": self.saver.next_save, "sizes": sizes,
-                "rngs": self.seeds.get_state(), "logger": self.logger.get_state()}
+                "rngs": self.seeds.get_state(), "logger": self.logger.get_state(), "config": self.cfg.to_dict()}
 
-    def close(self) -> None:
-        """End the run: restore the signal handlers, close the envs, the logger and the run directory."""
-        self.saver.restore_signal_handlers()
-        self.envs.close()
-        self.logger.close()
+    def close(self, failed: bool = False) -> None:
+        """End the run: restore the signal handlers, close the envs, the logger and the run directory. failed: a new
+        run that stopped before its first epoch row and its first checkpoint leaves nothing this call created, so the
+        retry with the same log_path works."""
+        if self.saver is not None:
+            self.saver.restore_signal_handlers()
+        if self.envs is not None:
+            self.envs.close()
+        if self.logger is not None:
+            self.logger.close()
+        if failed and not self.is_resume:
+            self.rundir.discard()
         self.rundir.close()

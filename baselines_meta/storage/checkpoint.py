@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import re
@@ -215,6 +216,36 @@ class ReplayLog:
         self.saved = total
 
 
+_RANK_FILE = re.compile(r"^rank(\d+)(?:\.prev|\.tmp)?(?:\.pkl(?:\.corrupt)?|\.replay)$")
+
+
+def ranks_in(directory: str) -> int:
+    """How many MPI ranks wrote the checkpoints in `directory` (rank<r>.pkl, .prev, .corrupt, rank<r>.replay/): the
+    highest rank seen plus one; 0 when it holds none."""
+    seen = [int(m.group(1)) for m in map(_RANK_FILE.match, os.listdir(directory) if os.path.isdir(directory) else []) if m]
+    return max(seen) + 1 if seen else 0
+
+
+def _config_ranks(log_dir: str) -> Optional[int]:
+    """The mpi_size config.json recorded when the run started, None when it cannot be read."""
+    try:
+        with open(os.path.join(log_dir, "config.json")) as f:
+            n = json.load(f).get("mpi_size")
+        return n if isinstance(n, int) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def rank_count_error(made: int, size: int, log_dir: str) -> Optional[CheckpointError]:
+    """The error for a run whose checkpoints `made` ranks wrote, resumed by `size` ranks; None when they agree, or
+    when fewer ranks' files than `size` are left of a run that config.json says `size` ranks made (lost files: the
+    usual per-rank messages say which)."""
+    if not made or made == size or (made < size and _config_ranks(log_dir) == size):
+        return None
+    return CheckpointError(f"this run was made with {made} MPI rank{'s' if made > 1 else ''} and is resumed with {size}: "
+                           f"resume it with the same number of ranks (mpirun -np {made}); nothing was changed", all_ranks=True)
+
+
 class Resume(NamedTuple):
     """What a resumed run starts from: the checkpoint's state, its step, and the byte length of each log file then
     (the logs are cut back to it, so no row is duplicated or missing)."""
@@ -291,7 +322,8 @@ class Checkpointer:
         Every checkpoint and the replay segments it needs are verified first. When a newer one is unusable the run
         falls back to an older one: the unusable files are set aside as *.corrupt, one line on stderr names them and
         the step resumed from, and a rank that got further than the others drops its newer checkpoint. When no step
-        is usable on every rank: CheckpointError, and nothing is renamed or deleted.
+        is usable on every rank: CheckpointError, and nothing is renamed or deleted; so too when the checkpoints were
+        written by another number of ranks than resume them (rank_count_error).
         """
         good: dict[int, tuple[str, dict, dict]] = {}
         bad: list[CorruptFile] = []
@@ -303,17 +335,21 @@ class Checkpointer:
                     good[header["steps"]] = (gen, header, state)
                 except CorruptFile as e:
                     bad.append(e)
-        ranks = mpi.gather((sorted(good), [(e.path, e.reason, os.path.isfile(e.path)) for e in bad], self.exists()))
-        common = set.intersection(*(set(steps) for steps, _, _ in ranks))
+        ranks = mpi.gather((sorted(good), [(e.path, e.reason, os.path.isfile(e.path)) for e in bad], self.exists(),
+                            ranks_in(self.dir)))
+        wrong = rank_count_error(max(made for *_, made in ranks), len(ranks), os.path.dirname(self.dir))
+        if wrong is not None:  # every rank sees the same counts: all raise together
+            raise wrong
+        common = set.intersection(*(set(steps) for steps, *_ in ranks))
         problems = list(dict.fromkeys(  # several candidates may share one bad replay segment
             f"{path} is unusable ({why})" + (f", set aside as {os.path.basename(path)}.corrupt" if common and is_file else "")
-            for _, theirs, _ in ranks for path, why, is_file in theirs))
+            for _, theirs, *_ in ranks for path, why, is_file in theirs))
         if not common:
-            if not any(existed for _, _, existed in ranks):
+            if not any(existed for _, _, existed, _ in ranks):
                 return None
             if not problems and len(ranks) > 1:
                 problems = ["the ranks' checkpoints share no step (" +
-                            "; ".join(f"rank {r}: {steps}" for r, (steps, _, _) in enumerate(ranks)) + ")"]
+                            "; ".join(f"rank {r}: {steps}" for r, (steps, *_) in enumerate(ranks)) + ")"]
             elif not problems:
                 problems = [f"{self.dir} holds only checkpoints set aside as *.corrupt"]
             raise CheckpointError("; ".join(problems) + "; no checkpoint is usable" + (" on every rank" if len(ranks) > 1 else "")

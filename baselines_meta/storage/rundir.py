@@ -13,12 +13,16 @@ from baselines_meta.common import mpi
 from baselines_meta.config import RunConfig
 from baselines_meta.storage import faults
 from baselines_meta.storage.logger import TB_DIR
-from baselines_meta.storage.runlock import RunLock, RunLockedError
+from baselines_meta.storage.runlock import LOCK_NAME, RunLock, RunLockedError
 
 
 class RunDirError(ValueError):
-    """A run directory that cannot be used as asked (not a directory, not writable, locked, already holding a run, nothing to resume)."""
-    pass
+    """A run directory that cannot be used as asked (not a directory, not writable, locked, already holding a run,
+    nothing to resume). `api`: the message in the Python API's words (resume=True, not --resume), where it differs."""
+
+    def __init__(self, message: str, api: Optional[str] = None):
+        super().__init__(message)
+        self.api = api
 
 
 LOG_FILES = ("progress.csv", "progress.json", "log.txt", "evaluations.csv")
@@ -52,7 +56,10 @@ def prepare_log_dir(path: str, overwrite: bool, resume: bool = False) -> RunLock
         if resume:
             return lock
         if os.path.exists(os.path.join(path, "config.json")) and not overwrite:
-            raise RunDirError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose another --log_path")
+            raise RunDirError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace it, or "
+                              f"choose another --log_path",
+                              api=f"{path} already holds a run; pass resume=True to continue it, overwrite=True to "
+                                  f"replace it, or choose another log_path")
         try:
             probe = os.path.join(path, ".write_test")
             with open(probe, "w"):
@@ -86,6 +93,13 @@ def clear_run_files(path: str, keep_config: bool = False) -> None:
             os.remove(os.path.join(path, name))
     for sub in ("checkpoints", TB_DIR):
         shutil.rmtree(os.path.join(path, sub), ignore_errors=True)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def logged_rows(path: str) -> int:
@@ -141,14 +155,17 @@ class RunDir:
         self.rank = mpi.rank()
         path = default_log_dir(cfg) if self.rank == 0 else None
         err, self.lock = None, None
+        # what this call creates, so that a run that fails before it logged anything can take it away (discard)
+        self.created_dir = self.rank == 0 and not os.path.exists(path)
+        self.created_lock = self.rank == 0 and not os.path.exists(os.path.join(path, LOCK_NAME))
         if self.rank == 0:
             try:
                 self.lock = prepare_log_dir(path, overwrite, resume)
             except RunDirError as e:
-                err = str(e)
+                err = (str(e), e.api)
         self.path, err = mpi.COMM.bcast((path, err), root=0)
         if err:
-            e = RunDirError(err)
+            e = RunDirError(*err)
             e.all_ranks = True  # every rank raises it: rank 0 alone reports it
             raise e
 
@@ -167,7 +184,32 @@ class RunDir:
         if err:
             raise RunDirError(err)
 
-    def write_config(self, cfg: RunConfig, size: int) -> None:
+    def discard(self) -> None:
+        """A new run that failed before its first epoch row and its first checkpoint (rank 0): remove what this call
+        created (the run's files; the directory and its lock file when it made them), nothing else, so the retry with
+        the same log path starts clean. A run that logged a row or checkpointed keeps everything."""
+        if self.rank != 0 or self.lock is None:
+            return
+        if logged_rows(self.path) or os.path.isdir(os.path.join(self.path, "checkpoints", "")) and any(
+                n.endswith(".pkl") for n in os.listdir(os.path.join(self.path, "checkpoints"))):
+            return
+        clear_run_files(self.path)
+        self.lock.release()
+        self.lock = None
+        if self.created_lock:
+            _remove(os.path.join(self.path, LOCK_NAME))
+        if self.created_dir:
+            try:
+                os.rmdir(self.path)  # only if empty: never a file this call did not create
+            except OSError:
+                pass
+
+    def read_config(self) -> dict:
+        """The run's config.json as written (resolve.from_dict reads it as a config)."""
+        with open(os.path.join(self.path, "config.json")) as f:
+            return json.load(f)
+
+    def write_config(self, cfg: RunConfig, size: int) -> str:
         """config.json of a new run: every setting, the ranks' seeds, package versions, the git commit, the budget."""
         d = cfg.to_dict()
         d["log_path"] = portable_log_path(self.path)
@@ -177,7 +219,9 @@ class RunDir:
         d["git_commit"] = git_commit()
         d["started"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         d["budgets"] = [{"num_timesteps": cfg.schedule.num_timesteps, "from_step": 0, "time": d["started"]}]
-        write_json(os.path.join(self.path, "config.json"), d)
+        path = os.path.join(self.path, "config.json")
+        write_json(path, d)
+        return path
 
     def record_budget(self, budget: int, from_step: Optional[int]) -> Optional[str]:
         """--resume with a larger --num_timesteps: config.json takes the new budget and keeps the history. Returns the
