@@ -6,6 +6,7 @@ import pytest
 
 from baselines_meta.common.normalizer import RunningMeanStd
 from baselines_meta.common.replay import Batch, ReplayBuffer
+from baselines_meta.common.trainer import Trainer
 from baselines_meta.config import DDPGConfig, NetworkConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
@@ -48,7 +49,7 @@ def test_losses_by_hand_constant_networks():
     # actor at o0: h1 = 0.2, h2 = 0.1*0.4 = 0.04, mu = tanh(0.1*0.08); critic at (o0, mu): Q = 0.2*0.1*(0.4+mu)
     mu0 = math.tanh(0.008)
     actor_loss = -(0.1 * 2 * 0.1 * (0.4 + mu0))
-    losses, _, _ = L.grads.compute_grads(batch)
+    losses, _ = Trainer(L).compute_grads(batch)
     assert float(losses.critic) == pytest.approx(critic_loss, rel=1e-5)
     assert float(losses.actor) == pytest.approx(actor_loss, rel=1e-5)
     assert float(L.target_q(batch)[0, 0]) == pytest.approx(y, rel=1e-6)
@@ -91,7 +92,7 @@ def test_losses_match_numpy_on_random_weights():
     d = (rng.uniform(size=(n, 1)) < 0.3).astype(np.float64)
     cl, al = _np_forward(L, o0, a, o1, r, d, 0.95, 0.01)
     b = Batch(*[x.astype(np.float32) for x in (o0, a, r, o1, d)])
-    losses, _, _ = L.grads.compute_grads(b)
+    losses, _ = Trainer(L).compute_grads(b)
     assert float(losses.critic) == pytest.approx(cl, rel=1e-4)
     assert float(losses.actor) == pytest.approx(al, rel=1e-4)
 
@@ -105,10 +106,11 @@ def test_soft_target_update_arithmetic():
     na = sum(int(np.prod(v.shape)) for v in L.actor.trainable_variables)
     nc = sum(int(np.prod(v.shape)) for v in L.critic.trainable_variables)
     # zero gradients: Adam moves nothing (m = v = 0), so only the targets move: t <- 0.99 t + 0.01 s
-    L.grads.apply_grads(np.zeros(na, np.float32), np.zeros(nc, np.float32))
+    tr = Trainer(L)
+    tr.apply_grads(np.zeros(na + nc, np.float32))
     for v in L.target_actor.variables + L.target_critic.variables:
         np.testing.assert_allclose(v.numpy(), 0.01, rtol=1e-6)
-    L.grads.apply_grads(np.zeros(na, np.float32), np.zeros(nc, np.float32))
+    tr.apply_grads(np.zeros(na + nc, np.float32))
     for v in L.target_actor.variables + L.target_critic.variables:
         np.testing.assert_allclose(v.numpy(), 0.99 * 0.01 + 0.01, rtol=1e-6)
     for v in L.actor.variables + L.critic.variables:
@@ -143,7 +145,7 @@ def test_critic_l2_output_flag_by_hand():
         for m, k in ((L.actor, 0.1), (L.critic, 0.1), (L.target_actor, 0.2), (L.target_critic, 0.2)):
             set_const(m, k, 0.0)
         b = Batch(*[np.array(x, np.float32) for x in ([[1.0, 1.0]], [[0.5]], [[2.0]], [[1.0, 0.0]], [[0.0]])])
-        losses[flag] = float(L.grads.compute_grads(b)[0].critic)
+        losses[flag] = float(Trainer(L).compute_grads(b)[0].critic)
     assert losses[True] - losses[False] == pytest.approx(0.5 * (2 * 0.01) / 2, rel=1e-4)
 
 
@@ -220,10 +222,11 @@ def test_fused_steps_equal_step_by_step():
     for s, d in zip(A.variables, C.variables, strict=True):
         d.assign(s)
     batches = buf.sample(rng, 64, 5)
-    fused = A.train(batches)  # one XLA call
+    fa, tc = Trainer(A), Trainer(C)
+    fused = fa.fused(batches)  # one XLA call: the mean losses
     split = [Batch(*[x[i] for x in batches]) for i in range(5)]
-    plain = [B.grads.train_step_mpi(b) for b in split]  # two calls per step
-    piped = C.grads.train_steps_mpi(split)  # apply-then-grads, one call per step
+    plain = [Trainer(B).step_one(b) for b in split]  # two calls per step
+    piped = tc.pipelined(split)  # apply-then-grads, one call per step
     for X in (B, C):
         for a, b in zip(A.actor.variables + A.critic.variables + A.target_actor.variables + A.target_critic.variables,
                         X.actor.variables + X.critic.variables + X.target_actor.variables + X.target_critic.variables, strict=True):
@@ -231,7 +234,7 @@ def test_fused_steps_equal_step_by_step():
     np.testing.assert_allclose(float(fused.critic), np.mean([float(l.critic) for l in plain]), rtol=1e-5)
     np.testing.assert_allclose([float(l.actor) for l in plain], [float(l.actor) for l in piped], rtol=1e-6)
     assert int(C.train_steps.numpy()) == 5
-    assert A.train.experimental_get_tracing_count() == 1 and C.grads.apply_then_grads.experimental_get_tracing_count() == 1
+    assert fa.fused.experimental_get_tracing_count() == 1 and tc.apply_then_grads.experimental_get_tracing_count() == 1
 
 
 def test_numpy_policy_matches_keras_actor():
@@ -332,18 +335,20 @@ def test_numpy_acting_matches_keras_networks():
 
 def test_fused_teacher_steps_equal_step_by_step():
     from baselines_meta.config import TeacherConfig
-    from baselines_meta.meta.teacher import TeacherLearner
+    from baselines_meta.meta.teacher import TeacherBatch, TeacherLearner
 
     rng = np.random.default_rng(0)
     ts = [TeacherLearner(4, 2, TeacherConfig(lr=1e-2), None, 5.0) for _ in range(2)]
     for a, b in zip(ts[0].net.own_variables(), ts[1].net.own_variables(), strict=True):
         b.assign(a)
     obs, act = rng.normal(size=(30, 4)).astype(np.float32), rng.normal(0, 0.3, (30, 2)).astype(np.float32)
-    ts[0].update(obs, act, np.zeros_like(act), ts[0].log_prob(obs, act), np.float32(0.7), np.int32(3))  # one fused XLA call
-    logp_old = ts[1].log_prob(obs, act)
+    reward = np.full(30, 0.7, np.float32)
+    d0 = TeacherBatch(obs, act, np.zeros_like(act), ts[0].log_prob(obs, act).numpy(), reward)
+    ts[0].steps.fused_repeat(TeacherBatch(*[x[None] for x in d0]), np.int32(3))  # one fused XLA call
+    logp_old = ts[1].log_prob(obs, act).numpy()
     for _ in range(3):
-        _, g = ts[1].grads.compute_grads(obs, act, np.zeros_like(act), logp_old, np.float32(0.7))
-        ts[1].grads.apply_grads(g.numpy())
+        _, g = ts[1].steps.compute_grads(TeacherBatch(obs, act, np.zeros_like(act), logp_old, reward))
+        ts[1].steps.apply_grads(g.numpy())
     # Adam divides by sqrt(v): where a gradient is ~0, float32 rounding differences between XLA and plain kernels
     # are amplified up to ~lr; 5e-5 is 0.2% of the 3 x 1e-2 that a weight can move here.
     for a, b in zip(ts[0].net.own_variables(), ts[1].net.own_variables(), strict=True):

@@ -13,9 +13,10 @@ from test_ddpg_math import make, set_const
 from baselines_meta.common import exchange
 from baselines_meta.common.flat import unflatten
 from baselines_meta.common.replay import Batch, ReplayBuffer
+from baselines_meta.common.trainer import Trainer
 from baselines_meta.config import DDPGConfig, TeacherConfig
 from baselines_meta.ddpg.learner import DDPGLearner
-from baselines_meta.meta.teacher import TeacherLearner
+from baselines_meta.meta.teacher import TeacherBatch, TeacherLearner
 
 MPIEXEC = os.path.join(os.path.dirname(PY), "mpiexec")
 
@@ -53,23 +54,25 @@ def test_union_steps_equal_averaged_rank_gradients(clip_norm):
     U, G = DDPGLearner(4, 2, cfg), DDPGLearner(4, 2, cfg)
     _copy(U.variables, G.variables)
     union = _rank_batches(3, 5, 16)
-    losses = U.union.train_union(union)  # one fused call
+    tu, tg = Trainer(U), Trainer(G)
+    losses = tu.fused_union(union)  # one fused call: the mean losses
     per_rank = []
     for i in range(5):
-        got = [G.grads.compute_grads(Batch(*[x[i, r] for x in union])) for r in range(3)]
-        per_rank += [l for l, _, _ in got]
-        G.grads.apply_grads(np.mean([ga.numpy() for _, ga, _ in got], 0), np.mean([gc.numpy() for _, _, gc in got], 0))
+        got = [tg.compute_grads(Batch(*[x[i, r] for x in union])) for r in range(3)]
+        per_rank += [l for l, _ in got]
+        tg.apply_grads(np.mean([g.numpy() for _, g in got], 0))
     for a, b in zip(_networks(U), _networks(G), strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
     # the union's mean loss is the mean of the ranks' mean losses (the L2 term, the same on each, once)
     np.testing.assert_allclose(float(losses.critic), np.mean([float(l.critic) for l in per_rank]), rtol=1e-5)
     np.testing.assert_allclose(float(losses.actor), np.mean([float(l.actor) for l in per_rank]), rtol=1e-5)
     if clip_norm is not None:  # the clip binds: some tensor of a rank's critic gradient is cut to the clip norm
-        _, _, gc = G.grads.compute_grads(Batch(*[x[0, 0] for x in union]))
-        assert max(float(tf.norm(g)) for g in unflatten(gc, G._c_shapes)) == pytest.approx(clip_norm, rel=1e-4)
+        _, g = tg.compute_grads(Batch(*[x[0, 0] for x in union]))
+        gc = unflatten(g, tg.shapes)[len(G.actor.trainable_variables):]
+        assert max(float(tf.norm(x)) for x in gc) == pytest.approx(clip_norm, rel=1e-4)
     assert int(U.train_steps.numpy()) == 5
-    U.union.train_union(_rank_batches(2, 3, 8))  # other N, K, B: the same trace
-    assert U.union.train_union.experimental_get_tracing_count() == 1
+    tu.fused_union(_rank_batches(2, 3, 8))  # other N, K, B: the same trace
+    assert tu.fused_union.experimental_get_tracing_count() == 1
 
 
 def test_union_loss_by_hand_constant_networks():
@@ -83,7 +86,7 @@ def test_union_loss_by_hand_constant_networks():
     z = np.zeros((1, 1, 1, 2), np.float32)
     union = Batch(z.repeat(2, 1), np.array([[[[1.0]], [[0.5]]]], np.float32), np.array([[[[1.0]], [[3.0]]]], np.float32),
                   z.repeat(2, 1), np.ones((1, 2, 1, 1), np.float32))
-    losses = L.union.train_union(union)
+    losses = Trainer(L).fused_union(union)
     assert float(losses.critic) == pytest.approx(4.95025, rel=1e-6)
     assert float(losses.actor) == pytest.approx(0.0, abs=1e-7)
 
@@ -109,13 +112,16 @@ def test_teacher_union_update_equals_averaged_rank_gradients(clip):
     rewards = np.array([0.7, -1.9], np.float32)
     start = [v.numpy() for v in ts[0].net.own_variables()]
     lp0 = np.stack([ts[0].log_prob(obs[r], act[r]).numpy() for r in range(2)])
-    first = float(ts[0].union.update_union(obs, act, np.zeros_like(act), lp0, rewards, np.int32(3)))
-    logp_old = [ts[1].log_prob(obs[r], act[r]) for r in range(2)]
+    per_row = np.repeat(rewards[:, None], 30, axis=1)  # [N, T]: each row its rank's meta reward
+    union = TeacherBatch(obs, act, np.zeros_like(act), lp0, per_row)
+    first = float(ts[0].steps.fused_union_repeat(TeacherBatch(*[x[None] for x in union]), np.int32(3)).loss)
+    logp_old = [ts[1].log_prob(obs[r], act[r]).numpy() for r in range(2)]
     losses = []
     for _ in range(3):
-        got = [ts[1].grads.compute_grads(obs[r], act[r], np.zeros_like(act[r]), logp_old[r], rewards[r]) for r in range(2)]
-        losses.append(np.mean([float(l) for l, _ in got]))
-        ts[1].grads.apply_grads(np.mean([g.numpy() for _, g in got], 0))
+        got = [ts[1].steps.compute_grads(TeacherBatch(obs[r], act[r], np.zeros_like(act[r]), logp_old[r], per_row[r]))
+               for r in range(2)]
+        losses.append(np.mean([float(l.loss) for l, _ in got]))
+        ts[1].steps.apply_grads(np.mean([g.numpy() for _, g in got], 0))
     moved = 0.0
     for a, b, c in zip(ts[0].net.own_variables(), ts[1].net.own_variables(), start, strict=True):
         # (the log-densities of the union's rows reach -19 and its meta rewards differ in sign: sums with cancellation)
@@ -126,10 +132,10 @@ def test_teacher_union_update_equals_averaged_rank_gradients(clip):
     assert int(ts[0].teacher_steps.numpy()) == 3
 
 
-def test_gather_batches_single_worker_keeps_the_batch():
+def test_gather_single_worker_keeps_the_batch():
     many = _rank_batches(1, 3, 5)
     mine = Batch(*[x[:, 0] for x in many])  # [K, B, ...]
-    got = exchange.gather_batches(mine)
+    got = exchange.gather(mine)
     for x, y in zip(got, many, strict=True):
         assert x.shape == y.shape
         np.testing.assert_array_equal(x, y)

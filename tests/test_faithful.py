@@ -9,6 +9,7 @@ from test_ddpg_math import SMALL, make, set_const  # the 2-2 networks without La
 
 from baselines_meta.common.fastpolicy import NumpyNormalizer
 from baselines_meta.common.replay import Batch, ReplayBuffer
+from baselines_meta.common.trainer import Trainer
 from baselines_meta.config import DDPGConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
@@ -34,8 +35,9 @@ def test_clip_norm_clips_each_tensor_of_both_networks():
     free, clipped = make(critic_l2_reg=0.01), make(critic_l2_reg=0.01, clip_norm=0.05)
     for L in (free, clipped):
         random_weights(L, 3)
-    _, ga, gc = free.grads.compute_grads(b)
-    _, ga_c, gc_c = clipped.grads.compute_grads(b)
+    na = sum(int(np.prod(v.shape)) for v in free.actor.trainable_variables)
+    (_, g), (_, g_c) = Trainer(free).compute_grads(b), Trainer(clipped).compute_grads(b)
+    ga, gc, ga_c, gc_c = g[:na], g[na:], g_c[:na], g_c[na:]
     for flat, flat_c, model in ((ga, ga_c, free.actor), (gc, gc_c, free.critic)):
         flat, flat_c, i, n_clipped = flat.numpy(), flat_c.numpy(), 0, 0
         for v in model.trainable_variables:

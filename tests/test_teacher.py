@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from baselines_meta.common.replay import ReplayBuffer
+from baselines_meta.common.trainer import Trainer
 from baselines_meta.config import DDPGConfig, TeacherConfig
 from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.meta.learn import StudentSnapshot, cycle_sizes
 from baselines_meta.meta.reward import MetaRewardShaper, policy_return
-from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
+from baselines_meta.meta.teacher import TeacherBatch, TeacherLearner, TeacherPolicy
 from baselines_meta.runtime.envs import Rollout
 
 O, A = 4, 2
@@ -76,7 +77,7 @@ def test_teacher_step_leaves_student_and_student_step_leaves_teacher():
     rng = np.random.default_rng(0)
     buf.add_many(rng.normal(size=(64, O)), rng.uniform(-1, 1, (64, A)), rng.normal(size=64), rng.normal(size=(64, O)),
                  np.zeros(64, bool), np.zeros(64, bool))
-    L.train(buf.sample(rng, 16, 3))
+    Trainer(L).fused(buf.sample(rng, 16, 3))
     for b, v in zip(teacher, T.net.own_variables(), strict=True):
         np.testing.assert_array_equal(b, v.numpy())
     assert not any(id(v) in {id(a) for a in L.actor.variables} for v in T.net.own_variables())
@@ -161,11 +162,17 @@ def test_snapshot_restores_student_exactly():
     buf = ReplayBuffer(64, O, A)
     buf.add_many(rng.normal(size=(64, O)), rng.uniform(-1, 1, (64, A)), rng.normal(size=64), rng.normal(size=(64, O)),
                  np.zeros(64, bool), np.zeros(64, bool))
-    L.train(buf.sample(rng, 16, 2))
+    Trainer(L).fused(buf.sample(rng, 16, 2))
     assert any(not np.array_equal(b, v.numpy()) for b, v in zip(before, snap.vars, strict=True))
     snap.restore()
     for b, v in zip(before, snap.vars, strict=True):
         np.testing.assert_array_equal(b, v.numpy())
+
+
+def _grads(T, obs, act, logp, r):
+    """(loss, flat gradient) of one teacher step on D0 with meta reward r, the sampler's means 0."""
+    logp = np.asarray(logp, np.float32)
+    return T.steps.compute_grads(TeacherBatch(obs, act, np.zeros_like(act), logp, np.full(len(obs), r, np.float32)))
 
 
 def test_clipped_teacher_update_is_reinforce_at_first_and_stops_past_the_clip():
@@ -178,16 +185,16 @@ def test_clipped_teacher_update_is_reinforce_at_first_and_stops_past_the_clip():
     for a, b in zip(clipped.net.own_variables(), plain.net.own_variables(), strict=True):
         b.assign(a)
     logp = clipped.log_prob(obs, act)
-    _, g_clip = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(0.7))
-    _, g_plain = plain.grads.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(0.7))
+    _, g_clip = _grads(clipped, obs, act, logp, np.float32(0.7))
+    _, g_plain = _grads(plain, obs, act, logp, np.float32(0.7))
     np.testing.assert_allclose(g_clip.numpy(), g_plain.numpy(), rtol=1e-5, atol=1e-7)
     assert np.abs(g_plain.numpy()).max() > 0
     # rho = e^1 > 1.2 everywhere: R > 0 is clipped (no gradient); R < 0 is not (min takes rho * R)
-    _, g = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp - 1.0, np.float32(0.7))
+    _, g = _grads(clipped, obs, act, logp - 1.0, np.float32(0.7))
     assert np.abs(g.numpy()).max() == 0.0
-    _, g = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp - 1.0, np.float32(-0.7))
-    plain_at_1 = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp, np.float32(-0.7))[1].numpy()
+    _, g = _grads(clipped, obs, act, logp - 1.0, np.float32(-0.7))
+    plain_at_1 = _grads(clipped, obs, act, logp, np.float32(-0.7))[1].numpy()
     np.testing.assert_allclose(g.numpy(), np.e * plain_at_1, rtol=1e-3, atol=1e-5)
     # rho = e^-1 < 0.8: R < 0 is clipped, R > 0 is not
-    _, g = clipped.grads.compute_grads(obs, act, np.zeros_like(act), logp + 1.0, np.float32(-0.7))
+    _, g = _grads(clipped, obs, act, logp + 1.0, np.float32(-0.7))
     assert np.abs(g.numpy()).max() == 0.0

@@ -15,7 +15,7 @@ from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.student import StudentTrainer
 from baselines_meta.meta import teacher as teacher_mod
 from baselines_meta.meta.learn import StudentSnapshot
-from baselines_meta.meta.teacher import TeacherLearner, TeacherPolicy
+from baselines_meta.meta.teacher import TeacherBatch, TeacherLearner, TeacherPolicy
 
 O, A = 4, 2
 
@@ -27,6 +27,12 @@ def _log_std_bias_grad(T: TeacherLearner, flat: np.ndarray) -> float:
     i = [k for k, v in enumerate(T.net.own_variables()) if "log_std_out" in v.name and "bias" in v.name][0]
     off = sum(int(np.prod(s)) for s in shapes[:i])
     return float(-np.mean(flat[off:off + int(np.prod(shapes[i]))]))
+
+
+def _flat_grad(T: TeacherLearner, obs, raw, s) -> np.ndarray:
+    """The flat gradient of one teacher step on D0 at meta reward 1, scored under the sampler `s`."""
+    b = TeacherBatch(obs, raw, s.means, s.logp, np.ones(len(obs), np.float32))
+    return T.steps.compute_grads(TeacherBatch(*[np.asarray(x, np.float32) for x in b]))[1].numpy()
 
 
 def _z(g: np.ndarray) -> float:
@@ -58,12 +64,11 @@ def test_constant_meta_reward_leaves_the_log_std_unbiased_after_a_look_ahead(kin
     StudentTrainer(L, np.random.default_rng(3)).train(buf, 50)  # the look-ahead pi -> pi'
     shift = np.abs(L.actor(obs).numpy() - mu_before).max()
     assert shift > 0.5 * math.exp(T.cfg.init_log_std), shift  # the actor's mean moved by over half the teacher's std
-    one = np.float32(1.0)
-    fixed = np.array([_log_std_bias_grad(T, T.grads.compute_grads(obs, raw, s.means, s.logp, one)[1].numpy())
+    fixed = np.array([_log_std_bias_grad(T, _flat_grad(T, obs, raw, s))
                       for raw, s in zip(draws, sampled, strict=True)])
     assert abs(_z(fixed)) < 3.0, (kind, lookahead, fixed.mean(), _z(fixed))
     old = [T.current(obs, raw) for raw in draws[:200]]  # scored under the teacher as it is after the look-ahead
-    before_fix = np.array([_log_std_bias_grad(T, T.grads.compute_grads(obs, raw, s.means, s.logp, one)[1].numpy())
+    before_fix = np.array([_log_std_bias_grad(T, _flat_grad(T, obs, raw, s))
                            for raw, s in zip(draws[:200], old, strict=True)])
     if kind == "variance":
         assert _z(before_fix) > 10.0, _z(before_fix)

@@ -4,10 +4,10 @@ Baselines averages the ranks' gradients of their mean losses over equal-size min
 
   batches  At the start of each group of K gradient steps every rank samples its K minibatches from its own replay
            buffer (with its own RNG, as a single worker does), one Allgather gives every rank the minibatches of all
-           ranks, and every rank runs the same fused XLA loop over their union (DDPGLearner.train_union; the teacher:
-           TeacherLearner.update_union on the gathered D0s and meta rewards). The ranks compute identical updates,
+           ranks, and every rank runs the same fused XLA loop over their union (common.trainer.Trainer.fused_union,
+           with each learner's union_losses_and_grads; the teacher's batch is its D0 with its meta reward). The ranks compute identical updates,
            so their weights stay identical with no communication per step.
-  grads    One compiled call and one Allreduce of the flat gradients per step (DDPGLearner.grads.train_steps_mpi); also
+  grads    One compiled call and one Allreduce of the flat gradients per step (Trainer's per-step path); also
            the path of --popart, whose return statistics change between steps.
 
 Both give the same parameters to float rounding (tests/test_exchange.py). The union costs every rank N times the
@@ -33,7 +33,6 @@ from typing import NamedTuple
 import numpy as np
 
 from baselines_meta.common import mpi
-from baselines_meta.common.replay import Batch
 
 
 class CostModel(NamedTuple):
@@ -111,12 +110,14 @@ def choose(flag: str, n_ranks: int, per_step: str, k: int, batch: int, obs_dim: 
 
 
 def choose_for(cfg, learner) -> Choice:
-    """choose() for a run's config (RunConfig) and its DDPG learner, at this job's number of ranks."""
-    dc = learner.cfg
+    """choose() for a run's config (RunConfig) and its DDPG student (its obs_dim, act_dim and trained variables), at
+    this job's number of ranks."""
+    dc = cfg.ddpg
     per_step = "--popart" if dc.popart else ""
     k = max(1, min(dc.param_noise_adaption_interval, cfg.schedule.nb_train_steps))
-    return choose(cfg.mpi_exchange, mpi.size(), per_step, k, dc.batch_size, learner.obs_dim, learner.act_dim,
-                  learner.grads.n_actor_params + learner.grads.n_critic_params, dc.clip_norm is not None)
+    n_params = sum(int(np.prod(v.shape)) for v in learner.trained_variables())
+    return choose(cfg.mpi_exchange, mpi.size(), per_step, k, dc.batch_size, learner.obs_dim, learner.act_dim, n_params,
+                  dc.clip_norm is not None)
 
 
 def describe(choice: Choice) -> str:
@@ -124,9 +125,12 @@ def describe(choice: Choice) -> str:
     return f"MPI: {mpi.size()} ranks exchange {choice.path} ({choice.why}; --mpi_exchange forces either)"
 
 
-def gather_batches(many: Batch) -> Batch:
-    """This rank's minibatches [K, B, ...] -> every rank's, [K, N, B, ...] in rank order, with one Allgather."""
-    widths = [x.shape[-1] for x in many]
-    mine = np.concatenate([np.asarray(x, np.float32) for x in many], axis=-1)  # [K, B, F]
-    every = mpi.allgather(mine).transpose(1, 0, 2, 3)  # [N, K, B, F] -> [K, N, B, F]
-    return Batch(*np.split(every, np.cumsum(widths)[:-1], axis=-1))
+def gather(many):
+    """This rank's batches, a NamedTuple of arrays [K, B, ...], -> every rank's, [K, N, B, ...] in rank order, with one
+    Allgather (every rank passes the same shapes)."""
+    k, b = np.shape(many[0])[:2]
+    flat = [np.asarray(x, np.float32).reshape(k, b, -1) for x in many]
+    widths = [f.shape[-1] for f in flat]
+    every = mpi.allgather(np.concatenate(flat, axis=-1)).transpose(1, 0, 2, 3)  # [N, K, B, F] -> [K, N, B, F]
+    parts = np.split(every, np.cumsum(widths)[:-1], axis=-1)
+    return type(many)(*[p.reshape(p.shape[:3] + np.shape(x)[2:]) for p, x in zip(parts, many, strict=True)])

@@ -1,12 +1,10 @@
-"""DDPG learner: owns the networks, targets, optimizers, normalisers, noise state and counters.
+"""DDPG learner: owns the networks, targets, optimizers, normalisers, noise state and counters, and is the math of
+one update: `losses_and_grads` (batch -> losses -> gradients), `apply_gradients` (Adam, then the targets move by tau),
+and their union over MPI ranks. common.trainer.Trainer steps it (fused XLA steps, either MPI exchange, PopArt's one
+step at a time through `before_step`).
 
-Compiled entry points (each traced once, fixed input_signature):
-  train(batches)         K fused gradient steps, single worker: batch -> losses -> grads -> apply -> target update
-  union.train_union      K fused gradient steps on the union of N ranks' batches [K, N, B, ...] (MPI batch exchange)
-  grads.*                the per-step gradient-exchange path (GradSteps below): compute_grads, apply_grads,
-                         apply_then_grads, and the eager train_step(s)_mpi around them
-  actor_q(obs)           Q(s, mu(s)) of the clean actor on a batch (rollout/Q_mean, eval/Q)
-  q_values, actions_of, target_q   batch evaluations for statistics, PopArt and tests
+Compiled evaluations (each traced once, fixed input_signature): actor_q(obs), Q(s, mu(s)) of the clean actor
+(rollout/Q_mean, eval/Q); q_values, actions_of, target_q for statistics, PopArt and tests.
 Acting in the env loop goes through ddpg.policy.DDPGPolicy, a numpy snapshot of these networks (the Keras networks
 are its test reference); parameter noise is in param_noise.
 Math follows baselines `ddpg/ddpg.py` (pre-refactor): actor and critic gradients are both taken at the
@@ -17,12 +15,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
 import tensorflow as tf
 
-from baselines_meta.common import mpi
-from baselines_meta.common.flat import flatten, unflatten
-from baselines_meta.common.flat import size as flat_size
 from baselines_meta.common.networks import Actor, Critic
 from baselines_meta.common.normalizer import RunningMeanStd, normalize
 from baselines_meta.common.replay import Batch
@@ -34,9 +28,10 @@ from baselines_meta.resolve import completed
 
 
 class Losses(NamedTuple):
-    """Mean critic and actor losses of one training call."""
-    critic: tf.Tensor  # scalar, mean over the fused steps
+    """The actor's and the critic's loss of one step (or their means over a trainer's call). The order is the fused
+    loop's: XLA rounds the parameters of a loop carrying (actor, critic) exactly as before the trainer was shared."""
     actor: tf.Tensor  # scalar
+    critic: tf.Tensor  # scalar
 
 
 class DDPGLearner(tf.Module):
@@ -66,21 +61,16 @@ class DDPGLearner(tf.Module):
         spec = self.noise_specs.param
         self.param_noise = ParamNoise(spec, self.actor, obs_dim, act_dim, net, self.norm_obs, seed) if spec else None
         self.train_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_steps")
-        self._a_shapes = [tuple(v.shape) for v in self.actor.trainable_variables]
-        self._c_shapes = [tuple(v.shape) for v in self.critic.trainable_variables]
 
         O, A = obs_dim, act_dim
         one = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, 1]), tf.TensorSpec([None, O]), tf.TensorSpec([None, 1])]
-        many = [tf.TensorSpec([None] + list(s.shape)) for s in one]
-        # XLA: 2.5x faster than plain graph execution on CPU for 64-64 nets
-        self.train = tf.function(self._train_many, autograph=False, input_signature=[Batch(*many)], jit_compile=True)
-        self.batch_spec = Batch(*one)
+        self.step_spec = Batch(*one)  # one rank's minibatch of one step (common.trainer's protocol)
+        # PopArt rescales the critics between steps: the trainer then takes one step at a time
+        self.before_step = (lambda batch: popart_step(self, batch)) if cfg.popart else None
         self.q_values = tf.function(self._q_values, autograph=False, input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
         self.target_q = tf.function(self._target_q, autograph=False, input_signature=[Batch(*one)])
         self.actions_of = tf.function(self._actions_of, autograph=False, input_signature=[tf.TensorSpec([None, O])])
         self.actor_q = tf.function(self._actor_q, autograph=False, input_signature=[tf.TensorSpec([None, O])])
-        self.union = UnionSteps(self)  # the MPI batch-exchange path (--mpi_exchange batches)
-        self.grads = GradSteps(self)  # the per-step gradient-exchange path (--mpi_exchange grads, PopArt)
 
     # ------------------------------------------------------------------ helpers (graph code)
     def norm_obs(self, obs):
@@ -102,7 +92,17 @@ class DDPGLearner(tf.Module):
         q1 = self._denorm_ret(self._clip_ret(self.target_critic(o1, self.target_actor(o1))))
         return batch.rewards + (1.0 - batch.terminals) * self.cfg.gamma * q1
 
-    def _losses_and_grads(self, batch: Batch):
+    # ------------------------------------------------------------------ the math of one update (graph code)
+    Losses = Losses
+
+    def trained_variables(self) -> list[tf.Variable]:
+        """The actor's then the critic's trainable variables: the order of the gradient lists."""
+        return list(self.actor.trainable_variables) + list(self.critic.trainable_variables)
+
+    def losses_and_grads(self, batch: Batch) -> tuple[Losses, list]:
+        """Baselines' losses on one minibatch [B, ...] and their gradients (actor's, then critic's), both at the
+        current parameters: y = r + gamma (1 - d) Q'(s', mu'(s')); critic: mean (y - Q(s, a))^2 + L2; actor:
+        -mean Q(s, mu(s))."""
         cfg = self.cfg
         o0 = self.norm_obs(batch.obs0)
         y = tf.stop_gradient(self._clip_ret(self._norm_ret(self._target_q(batch))))
@@ -120,11 +120,22 @@ class DDPGLearner(tf.Module):
         if cfg.clip_norm is not None:  # baselines U.flatgrad: each gradient tensor of both networks by its own norm
             ga = [tf.clip_by_norm(g, cfg.clip_norm) for g in ga]
             gc = [tf.clip_by_norm(g, cfg.clip_norm) for g in gc]
-        return Losses(critic_loss, actor_loss), ga, gc
+        return Losses(actor_loss, critic_loss), list(ga) + list(gc)
 
-    def _apply(self, ga, gc):
-        self.actor_opt.apply_gradients(zip(ga, self.actor.trainable_variables, strict=True))
-        self.critic_opt.apply_gradients(zip(gc, self.critic.trainable_variables, strict=True))
+    def union_losses_and_grads(self, batches: Batch) -> tuple[Losses, list]:
+        """The same on every rank's minibatch [N, B, ...]: the mean over ranks of their losses and gradients. Baselines
+        averages the ranks' gradients of their mean losses over equal-size batches, which is the gradient of the mean
+        loss over the union (the L2 term, the same on every rank, once): one pass over the N*B rows. With clip_norm
+        each rank clips its own gradient first, which the union cannot express: mean_of_ranks."""
+        if self.cfg.clip_norm is None:
+            return self.losses_and_grads(Batch(*[tf.reshape(x, [-1, x.shape[-1]]) for x in batches]))
+        return mean_of_ranks(self, batches)
+
+    def apply_gradients(self, grads: list) -> None:
+        """Adam on the actor and the critic, then the targets move by tau; counts the step."""
+        na = len(self.actor.trainable_variables)
+        self.actor_opt.apply_gradients(zip(grads[:na], self.actor.trainable_variables, strict=True))
+        self.critic_opt.apply_gradients(zip(grads[na:], self.critic.trainable_variables, strict=True))
         tau = self.cfg.tau
         for t, s in zip(self.target_actor.variables, self.actor.variables, strict=True):
             t.assign((1.0 - tau) * t + tau * s)
@@ -132,22 +143,7 @@ class DDPGLearner(tf.Module):
             t.assign((1.0 - tau) * t + tau * s)
         self.train_steps.assign_add(1)
 
-    # ------------------------------------------------------------------ compiled entry points
-    def _train_many(self, batches: Batch) -> Losses:
-        """K gradient steps on batches [K, B, ...] in one call; returns the mean losses."""
-        k = tf.shape(batches.obs0)[0]
-
-        def step(i, al, cl):
-            losses, ga, gc = self._losses_and_grads(Batch(*[x[i] for x in batches]))
-            self._apply(ga, gc)
-            return i + 1, al + losses.actor, cl + losses.critic
-
-        # (an explicit loop, without autograph's 3 s of conversion; XLA's float rounding depends on the loop
-        # variables' order, kept as the autograph loop had them)
-        _, al, cl = tf.while_loop(lambda i, al, cl: i < k, step, (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
-        kf = tf.cast(k, tf.float32)
-        return Losses(cl / kf, al / kf)
-
+    # ------------------------------------------------------------------ compiled evaluations
     def _actions_of(self, obs):  # [B, O] -> [B, A], deterministic
         return self.actor(self.norm_obs(obs))
 
@@ -190,110 +186,31 @@ class DDPGLearner(tf.Module):
         return out
 
 
-class UnionSteps:
-    """A DDPGLearner's MPI batch-exchange path (`--mpi_exchange batches`): the fused steps on the union of every
-    rank's minibatches, gathered once per group of steps. It owns no variables: it steps the learner's."""
+def mean_of_ranks(learner: DDPGLearner, batches: Batch) -> tuple[Losses, list]:
+    """The mean over ranks of each rank's own losses and gradients, batches [N, B, ...] (graph code): baselines' MPI
+    average with --clip_norm, where each rank clips its gradient before the average (sum, then divide by N, as the
+    Allreduce path)."""
+    n = tf.shape(batches.obs0)[0]
+    nf = tf.cast(n, tf.float32)
 
-    def __init__(self, learner: DDPGLearner):
-        self.learner = learner
-        union = [tf.TensorSpec([None, None] + list(x.shape)) for x in learner.batch_spec]
-        self.train_union = tf.function(self._train_union, autograph=False, input_signature=[Batch(*union)], jit_compile=True)
+    def rank(r, g_sum, cl, al):
+        losses, g = learner.losses_and_grads(Batch(*[x[r] for x in batches]))
+        return r + 1, [s + x for s, x in zip(g_sum, g, strict=True)], cl + losses.critic / nf, al + losses.actor / nf
 
-    def _train_union(self, batches: Batch) -> Losses:
-        """K gradient steps, each on the union of N ranks' batches [K, N, B, ...] (all ranks run this same call).
-
-        Baselines averages the N ranks' gradients of their mean losses over equal-size batches: that is the gradient of
-        the mean loss over the union of the batches (the L2 term is the same on every rank, added once), so one pass
-        over the N*B rows gives it. With clip_norm baselines clips each rank's gradient before averaging, which the
-        union's gradient cannot express: then each rank's slice gets its own gradient, clipped, and the N are
-        averaged (sum, then divide by N, as the Allreduce path). Returns the mean losses (= the mean over ranks)."""
-        L = self.learner
-        if L.cfg.clip_norm is None:
-            return L._train_many(Batch(*[tf.reshape(x, [tf.shape(x)[0], -1, x.shape[-1]]) for x in batches]))
-        k, n = tf.shape(batches.obs0)[0], tf.shape(batches.obs0)[1]
-        nf = tf.cast(n, tf.float32)
-
-        def step(i, al, cl):
-            def rank(r, ga_sum, gc_sum, al, cl):
-                losses, ga, gc = L._losses_and_grads(Batch(*[x[i, r] for x in batches]))
-                return (r + 1, [s + g for s, g in zip(ga_sum, ga, strict=True)],
-                        [s + g for s, g in zip(gc_sum, gc, strict=True)], al + losses.actor / nf, cl + losses.critic / nf)
-
-            zeros = ([tf.zeros_like(v) for v in L.actor.trainable_variables],
-                     [tf.zeros_like(v) for v in L.critic.trainable_variables])
-            _, ga_sum, gc_sum, al, cl = tf.while_loop(lambda r, *_: r < n, rank, (tf.constant(0), *zeros, al, cl))
-            L._apply([g / nf for g in ga_sum], [g / nf for g in gc_sum])
-            return i + 1, al, cl
-
-        _, al, cl = tf.while_loop(lambda i, al, cl: i < k, step, (tf.constant(0), tf.constant(0.0), tf.constant(0.0)))
-        kf = tf.cast(k, tf.float32)
-        return Losses(cl / kf, al / kf)
+    zeros = [tf.zeros_like(v) for v in learner.trained_variables()]
+    _, g_sum, cl, al = tf.while_loop(lambda r, *_: r < n, rank, (tf.constant(0), zeros, tf.constant(0.0), tf.constant(0.0)))
+    return Losses(al, cl), [g / nf for g in g_sum]
 
 
-def update_return_stats(learner: "DDPGLearner", batch: Batch) -> None:
-    """PopArt (baselines): update the return statistics on the batch's targets, then rescale the critics' output
-    layers so their denormalised outputs are preserved. Baselines updates the statistics only in its PopArt
-    branch, so --normalize_returns without --popart normalises by the initial statistics (mean 0, std 1)
-    forever: a no-op that we reproduce."""
-    if learner.ret_rms is None or not learner.cfg.popart:
-        return
-    old_mean, old_std = learner.ret_rms.mean.numpy(), learner.ret_rms.std.numpy()
-    learner.ret_rms.update(learner.target_q(batch).numpy().reshape(-1, 1))
-    if learner.cfg.popart:
-        new_mean, new_std = learner.ret_rms.mean.numpy(), learner.ret_rms.std.numpy()
-        for c in (learner.critic, learner.target_critic):
-            c.out.kernel.assign(c.out.kernel * old_std / new_std)
-            c.out.bias.assign((c.out.bias * old_std + old_mean - new_mean) / new_std)
-
-
-class GradSteps:
-    """A DDPGLearner's per-step gradient-exchange path (`--mpi_exchange grads`, and PopArt, which rescales the
-    critics between steps): compiled losses and flat gradients, then their Adam application, averaged over MPI
-    ranks in numpy between the two (baselines' MpiAdam). It owns no variables: it steps the learner's."""
-
-    def __init__(self, learner: DDPGLearner):
-        self.learner = learner
-        one = learner.batch_spec
-        n_a, n_c = flat_size(learner._a_shapes), flat_size(learner._c_shapes)
-        self.n_actor_params, self.n_critic_params = n_a, n_c
-        flat = [tf.TensorSpec([n_a]), tf.TensorSpec([n_c])]
-        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=[one])
-        self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=flat)
-        self.apply_then_grads = tf.function(self._apply_then_grads, autograph=False, input_signature=flat + [one])
-
-    def _compute_grads(self, batch: Batch):
-        losses, ga, gc = self.learner._losses_and_grads(batch)
-        return losses, flatten(ga), flatten(gc)
-
-    def _apply_grads(self, ga_flat, gc_flat):
-        self.learner._apply(unflatten(ga_flat, self.learner._a_shapes), unflatten(gc_flat, self.learner._c_shapes))
-        return self.learner.train_steps
-
-    def _apply_then_grads(self, ga_flat, gc_flat, batch: Batch):
-        """Apply step k's averaged gradients, then take step k+1's gradients: one call per step under MPI
-        (a TF call costs ~0.4 ms here, more than a whole gradient step), the same arithmetic as two calls."""
-        self._apply_grads(ga_flat, gc_flat)
-        return self._compute_grads(batch)
-
-    def train_step_mpi(self, batch: Batch) -> Losses:
-        """One step with gradients averaged over ranks (also correct for a single rank)."""
-        losses, ga, gc = self.compute_grads(batch)
-        ga, gc = self.average_grads(ga, gc)
-        self.apply_grads(ga, gc)
-        return losses
-
-    def train_steps_mpi(self, batches: list[Batch]) -> list[Losses]:
-        """len(batches) steps with gradients averaged over ranks, in len(batches) + 1 compiled calls."""
-        out = []
-        losses, ga, gc = self.compute_grads(batches[0])
-        out.append(losses)
-        for b in batches[1:]:
-            losses, ga, gc = self.apply_then_grads(*self.average_grads(ga, gc), b)
-            out.append(losses)
-        self.apply_grads(*self.average_grads(ga, gc))
-        return out
-
-    def average_grads(self, ga: tf.Tensor, gc: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """One Allreduce of actor and critic gradients together."""
-        g = mpi.allreduce_mean(np.concatenate([ga.numpy(), gc.numpy()]))
-        return g[: self.n_actor_params], g[self.n_actor_params :]
+def popart_step(learner: DDPGLearner, batch: Batch) -> None:
+    """PopArt (baselines), before each step: update the return statistics on the batch's targets, then rescale the
+    critics' output layers so their denormalised outputs are preserved. Baselines updates the statistics only in its
+    PopArt branch, so --normalize_returns without --popart normalises by the initial statistics (mean 0, std 1)
+    forever: a no-op that we reproduce (no before_step then)."""
+    rms = learner.ret_rms
+    old_mean, old_std = rms.mean.numpy(), rms.std.numpy()
+    rms.update(learner.target_q(batch).numpy().reshape(-1, 1))
+    new_mean, new_std = rms.mean.numpy(), rms.std.numpy()
+    for c in (learner.critic, learner.target_critic):
+        c.out.kernel.assign(c.out.kernel * old_std / new_std)
+        c.out.bias.assign((c.out.bias * old_std + old_mean - new_mean) / new_std)

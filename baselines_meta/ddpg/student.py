@@ -6,31 +6,24 @@ from typing import Optional
 
 import numpy as np
 
-from baselines_meta.common import mpi
-from baselines_meta.common.exchange import gather_batches
 from baselines_meta.common.replay import Batch, ReplayBuffer
-from baselines_meta.ddpg.learner import DDPGLearner, update_return_stats
+from baselines_meta.common.trainer import Trainer
+from baselines_meta.ddpg.learner import DDPGLearner
 from baselines_meta.ddpg.policy import DDPGPolicy
 from baselines_meta.runtime.envs import Rollout
 from baselines_meta.runtime.loop import TrainResult
 
 
 class StudentTrainer:
-    """Eager wrapper around the learner's compiled steps: sampling, param-noise adaptation, MPI averaging.
-
-    One training path per mode. A single worker runs each chunk of steps as one fused XLA call. Several workers with
-    exchange 'batches' gather every rank's minibatches of the chunk (one Allgather) and all run the same fused call on
-    their union; with 'grads' they take the pipelined path, one compiled call and one Allreduce of the gradients per
-    step (baselines_meta.common.exchange picks between the two). PopArt takes one step at a time for one reason: it updates
-    the return statistics and rescales the critics between steps, in eager code. Each rank samples from its own
-    buffer with its own RNG in every case, so the paths draw the same minibatches.
-    """
+    """The student's update: minibatches sampled from the replay buffer, parameter-noise adaptation between chunks of
+    param_noise_adaption_interval steps, and the steps themselves through common.trainer.Trainer (fused for one
+    worker; under MPI the exchange baselines_meta.common.exchange picks; PopArt one step at a time). Each rank samples
+    from its own buffer with its own RNG in every case, so the paths draw the same minibatches."""
 
     def __init__(self, learner: DDPGLearner, rng: np.random.Generator, exchange: str = "batches"):
         self.learner = learner
         self.rng = rng
-        self.fused = mpi.size() == 1 and not learner.cfg.popart
-        self.exchange = mpi.size() > 1 and not learner.cfg.popart and exchange == "batches"
+        self.steps = Trainer(learner, exchange)
 
     def train(self, buffer: ReplayBuffer, n_steps: int) -> list[TrainResult]:
         """n_steps gradient steps on minibatches of buffer, in chunks of param_noise_adaption_interval; one TrainResult per call or step."""
@@ -43,22 +36,13 @@ class StudentTrainer:
             dist = None
             if L.param_noise is not None and len(buffer) >= bs:
                 dist = L.param_noise.adapt(buffer.sample(self.rng, bs).obs0)
-            if self.fused or self.exchange:
-                many = buffer.sample(self.rng, bs, k)
-                losses = L.train(many) if self.fused else L.union.train_union(gather_batches(many))
-                out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
-            elif L.cfg.popart:  # statistics change between steps: sample, update stats, step
-                for _ in range(k):
-                    batch = buffer.sample(self.rng, bs)
-                    update_return_stats(L, batch)
-                    losses = L.grads.train_step_mpi(batch)
-                    out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
-                    dist = None
+            if self.steps.one_at_a_time:  # PopArt: each minibatch drawn when its step comes (the statistics move)
+                means = [self.steps.step_one(buffer.sample(self.rng, bs)) for _ in range(k)]
             else:
-                many = buffer.sample(self.rng, bs, k)
-                for losses in L.grads.train_steps_mpi([Batch(*[x[i] for x in many]) for i in range(k)]):
-                    out.append(TrainResult(float(losses.critic), float(losses.actor), dist))
-                    dist = None
+                means = self.steps.run(buffer.sample(self.rng, bs, k), k)
+            for losses in means:
+                out.append(TrainResult(losses.critic, losses.actor, dist))
+                dist = None
         return out
 
 

@@ -146,6 +146,7 @@ def memory_probe(env_id: str) -> dict:
     import numpy as np
 
     from baselines_meta.common.replay import ReplayBuffer
+    from baselines_meta.common.trainer import Trainer
     from baselines_meta.config import DDPGConfig
     from baselines_meta.ddpg.learner import DDPGLearner
     from baselines_meta.runtime.envs import make_env
@@ -166,8 +167,9 @@ def memory_probe(env_id: str) -> dict:
     chunk = 100_000
     for _ in range(cfg.buffer_size // chunk):
         fill(chunk)
+    steps = Trainer(L)
     for _ in range(20):
-        L.train(buf.sample(rng, cfg.batch_size, 50))
+        steps.fused(buf.sample(rng, cfg.batch_size, 50))
     with tempfile.TemporaryDirectory() as d:
         ck = Checkpointer(d, 0)
         ck.track_replay(buf)

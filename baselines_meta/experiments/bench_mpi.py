@@ -138,6 +138,7 @@ def step_costs(env_id: str, k: int = 50, reps: int = 5, mults=(1, 2, 4, 8, 16, 3
     import numpy as np
 
     from baselines_meta.common.replay import Batch, ReplayBuffer
+    from baselines_meta.common.trainer import Trainer
     from baselines_meta.config import DDPGConfig
     from baselines_meta.ddpg.learner import DDPGLearner
     from baselines_meta.runtime.envs import make_env
@@ -161,11 +162,13 @@ def step_costs(env_id: str, k: int = 50, reps: int = 5, mults=(1, 2, 4, 8, 16, 3
             ts.append(time.perf_counter() - t0)
         return statistics.median(ts) / k
 
-    fused = {64 * m: timed(lambda b: float(L.train(b).critic), buf.sample(q, 64 * m, k)) for m in mults}
+    steps = Trainer(L)
+    fused = {64 * m: timed(lambda b: float(steps.fused(b).critic), buf.sample(q, 64 * m, k))
+             for m in mults}
     many = buf.sample(q, cfg.batch_size, k)
-    call = timed(lambda b: L.grads.train_steps_mpi(b), [Batch(*[x[i] for x in many]) for i in range(k)])
+    call = timed(lambda b: steps.pipelined(b), [Batch(*[x[i] for x in many]) for i in range(k)])
     return {"obs_dim": O, "act_dim": A, "k": k, "batch": cfg.batch_size, "fused_step_s": fused, "call_s": call,
-            "n_params": L.grads.n_actor_params + L.grads.n_critic_params}
+            "n_params": steps.n_params}
 
 
 def collective_times(reps: int = 200) -> dict:

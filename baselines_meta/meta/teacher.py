@@ -26,13 +26,11 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
-from baselines_meta.common import mpi
 from baselines_meta.common.fastpolicy import NumpyActor, NumpyHead, NumpyNormalizer, NumpyTrunk
-from baselines_meta.common.flat import flatten, unflatten
-from baselines_meta.common.flat import size as flat_size
 from baselines_meta.common.networks import Actor, Teacher
 from baselines_meta.common.normalizer import RunningMeanStd, normalize
 from baselines_meta.common.tf_util import assign_all, make_adam
+from baselines_meta.common.trainer import Trainer
 from baselines_meta.config import TeacherConfig
 from baselines_meta.resolve import completed
 
@@ -42,6 +40,22 @@ class Sampled(NamedTuple):
 
     means: np.ndarray  # [T, A] the Gaussian's mean at sampling (variance teacher: the actor pi's output then)
     logp: np.ndarray  # [T] log pi_e(a_t | s_t) of the sampler
+
+
+class TeacherBatch(NamedTuple):
+    """One D0 as the teacher's update takes it (one rank's; [N, T, ...] for every rank's union)."""
+
+    obs: tf.Tensor  # [T, O] raw observations
+    actions: tf.Tensor  # [T, A] the raw Gaussian samples
+    means: tf.Tensor  # [T, A] the sampler's means
+    logp_old: tf.Tensor  # [T] the sampler's log-densities
+    reward: tf.Tensor  # [T] the meta reward this D0 earned, on every row
+
+
+class TeacherLoss(NamedTuple):
+    """The teacher's loss of one step: the surrogate it descends (REINFORCE's -R * sum_t log pi_e at its first)."""
+
+    loss: tf.Tensor  # scalar
 
 
 class TeacherStats(NamedTuple):
@@ -67,17 +81,12 @@ class TeacherLearner(tf.Module):
         self.opt = make_adam(cfg.lr)
         self.opt.build(self.net.own_variables())
         self.teacher_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="teacher_steps")
-        self._shapes = [tuple(v.shape) for v in self.net.own_variables()]
         O, A = obs_dim, act_dim
-        # obs [T, O], actions [T, A], means [T, A] (the sampler's), logp_old [T] (the sampler's), meta reward []
+        # obs [T, O], actions [T, A], means [T, A] (the sampler's), logp_old [T] (the sampler's), meta reward [T]
         d0 = [tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, A]), tf.TensorSpec([None])]
-        steps = [tf.TensorSpec([], tf.int32)]
-        self.update = tf.function(self._update, autograph=False, input_signature=d0 + [tf.TensorSpec([])] + steps,
-                                  jit_compile=True)
-        union = [tf.TensorSpec([None, None, O]), tf.TensorSpec([None, None, A]), tf.TensorSpec([None, None, A]),
-                 tf.TensorSpec([None, None]), tf.TensorSpec([None])]
-        self.union = TeacherUnionSteps(self, union + steps)  # the path of --mpi_exchange batches
-        self.grads = TeacherGradSteps(self, d0 + [tf.TensorSpec([])])  # the per-step path of --mpi_exchange grads
+        self.step_spec = TeacherBatch(*d0, tf.TensorSpec([None]))  # (common.trainer's protocol)
+        self.before_step = None
+        self.steps = Trainer(self, exchange)
         self.log_prob = tf.function(self._log_prob, autograph=False, input_signature=d0[:2])
         self.log_prob_at = tf.function(self._log_prob_at, autograph=False, input_signature=d0[:3])
         self.stats = tf.function(self._stats, autograph=False, input_signature=d0[:3] + [tf.TensorSpec([])])
@@ -111,25 +120,36 @@ class TeacherLearner(tf.Module):
         eps = self.cfg.clip
         return tf.minimum(ratio * meta_reward, tf.clip_by_value(ratio, 1.0 - eps, 1.0 + eps) * meta_reward)
 
-    def _grads(self, obs, actions, means, meta_reward, logp_old):
-        with tf.GradientTape() as tape:
-            loss = self._surrogate(obs, actions, means, meta_reward, logp_old)
-        return loss, tape.gradient(loss, self.net.own_variables())
+    # ------------------------------------------------------------------ the math of one update (graph code)
+    Losses = TeacherLoss
 
-    def _apply(self, grads):
+    def trained_variables(self) -> list[tf.Variable]:
+        """theta_e: the order of the gradient list."""
+        return self.net.own_variables()
+
+    def losses_and_grads(self, batch: TeacherBatch) -> tuple[TeacherLoss, list]:
+        """The surrogate on one D0 (its one meta reward, batch.reward[0]) and its gradient."""
+        with tf.GradientTape() as tape:
+            loss = self._surrogate(batch.obs, batch.actions, batch.means, batch.reward[0], batch.logp_old)
+        return TeacherLoss(loss), tape.gradient(loss, self.net.own_variables())
+
+    def union_losses_and_grads(self, batch: TeacherBatch) -> tuple[TeacherLoss, list]:
+        """The same on every rank's D0 [N, T, ...], each row with its own rank's meta reward: the mean over ranks.
+
+        The MPI Allreduce path averages the ranks' gradients of their own surrogates, each a sum over its T rows; the
+        gradient of (1/N) * (the sum of the surrogates) is that average, and this sum is one sum over the union's
+        N*T rows with each row weighted by its own rank's meta reward."""
+        nf = tf.cast(tf.shape(batch.obs)[0], tf.float32)
+        o, a, mu = (tf.reshape(x, [-1, x.shape[-1]]) for x in (batch.obs, batch.actions, batch.means))
+        lp, r = tf.reshape(batch.logp_old, [-1]), tf.reshape(batch.reward, [-1])
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_sum(self._terms(o, a, mu, r, lp)) / nf
+        return TeacherLoss(loss), tape.gradient(loss, self.net.own_variables())
+
+    def apply_gradients(self, grads: list) -> None:
+        """Adam on theta_e; counts the step."""
         self.opt.apply_gradients(zip(grads, self.net.own_variables(), strict=True))
         self.teacher_steps.assign_add(1)
-
-    def _update(self, obs, actions, means, logp_old, meta_reward, n_steps):
-        """n_steps gradient steps on one D0 with one meta reward (single worker); returns the first loss."""
-
-        def step(i, first):
-            loss, grads = self._grads(obs, actions, means, meta_reward, logp_old)
-            self._apply(grads)
-            return i + 1, tf.where(tf.equal(i, 0), loss, first)
-
-        _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
-        return first
 
     def _stats(self, obs, actions, means, meta_reward) -> TeacherStats:
         nobs = normalize(obs, self.obs_rms, self.obs_clip)
@@ -147,31 +167,17 @@ class TeacherLearner(tf.Module):
 
     def train(self, obs: np.ndarray, raw_actions: np.ndarray, meta_reward: float, n_steps: int,
               sampled: Optional[Sampled] = None) -> float:
-        """Meta-policy-gradient steps on D0, the gradients averaged over MPI ranks. Returns the loss before them.
-
-        sampled: the sampler's means and log-densities of D0 (default: `current`, the teacher as it is now).
-        Several ranks: exchange 'batches' gathers every rank's D0 (observations, actions, means, log-densities) and
-        meta reward in one Allgather and runs the fused steps on their union (`update_union`, the same update on
-        every rank); 'grads' Allreduces the gradients at every step."""
+        """n_steps meta-policy-gradient steps on D0 (common.trainer.Trainer: fused for one worker; under MPI every
+        rank's D0 and meta reward gathered once and the same steps on their union, or the gradients Allreduced at
+        every step). Returns the loss before them. sampled: the sampler's means and log-densities of D0 (default:
+        `current`, the teacher as it is now)."""
         if n_steps <= 0:
             return float("nan")
         sampled = sampled if sampled is not None else self.current(obs, raw_actions)
-        mu, lp = np.asarray(sampled.means, np.float32), np.asarray(sampled.logp, np.float32)
-        r = np.float32(meta_reward)
-        if mpi.size() == 1:
-            return float(self.update(obs, raw_actions, mu, lp, r, np.int32(n_steps)))
-        if self.exchange == "batches":
-            O, A = obs.shape[-1], raw_actions.shape[-1]
-            mine = np.concatenate([obs, raw_actions, mu, lp[:, None], np.full((len(obs), 1), r, np.float32)], axis=1)
-            every = mpi.allgather(mine)  # [N, T, O+2A+2]
-            return float(self.union.update_union(every[..., :O], every[..., O:O + A], every[..., O + A:O + 2 * A],
-                                           every[..., -2], every[:, 0, -1], np.int32(n_steps)))
-        first = None
-        for _ in range(n_steps):
-            loss, g = self.grads.compute_grads(obs, raw_actions, mu, lp, r)
-            self.grads.apply_grads(mpi.allreduce_mean(g.numpy()))
-            first = float(loss) if first is None else first
-        return first
+        batch = TeacherBatch(np.asarray(obs, np.float32), np.asarray(raw_actions, np.float32),
+                             np.asarray(sampled.means, np.float32), np.asarray(sampled.logp, np.float32),
+                             np.full(len(obs), meta_reward, np.float32))
+        return self.steps.run(TeacherBatch(*[x[None] for x in batch]), n_steps)[0].loss
 
     def sync_variables(self) -> list[tf.Variable]:
         """The teacher's own parameters theta_e, which every MPI rank must hold identically."""
@@ -188,58 +194,6 @@ class TeacherLearner(tf.Module):
     def set_state(self, st: dict) -> None:
         """Restore the state `get_state` gave."""
         assign_all(self.state_variables(), st["vars"])
-
-
-class TeacherUnionSteps:
-    """A TeacherLearner's MPI batch-exchange path (`--mpi_exchange batches`): the fused steps on the union of every
-    rank's D0. It owns no variables: it steps the teacher's."""
-
-    def __init__(self, tl: TeacherLearner, spec: list):
-        self.tl = tl
-        self.update_union = tf.function(self._update_union, autograph=False, input_signature=spec, jit_compile=True)
-
-    def _update_union(self, obs, actions, means, logp_old, meta_rewards, n_steps):
-        """n_steps gradient steps on the union of N ranks' D0s, obs [N, T, O], actions and sampling means [N, T, A],
-        the sampler's log-densities [N, T], each rank's meta reward [N] (every rank runs this same call); returns the
-        first loss, the mean over ranks.
-
-        The MPI Allreduce path averages the ranks' gradients of their own surrogates, each a sum over its T rows; the
-        gradient of (1/N) * (the sum of the surrogates) is that average, and this sum is one sum over the union's
-        N*T rows with each row weighted by its own rank's meta reward."""
-        n = tf.shape(obs)[0]
-        o = tf.reshape(obs, [-1, obs.shape[-1]])  # [N*T, O]
-        a = tf.reshape(actions, [-1, actions.shape[-1]])
-        mu = tf.reshape(means, [-1, means.shape[-1]])
-        lp = tf.reshape(logp_old, [-1])
-        r = tf.reshape(tf.broadcast_to(meta_rewards[:, None], tf.shape(obs)[:2]), [-1])  # [N*T]
-        nf = tf.cast(n, tf.float32)
-
-        def step(i, first):
-            with tf.GradientTape() as tape:
-                loss = -tf.reduce_sum(self.tl._terms(o, a, mu, r, lp)) / nf
-            self.tl._apply(tape.gradient(loss, self.tl.net.own_variables()))
-            return i + 1, tf.where(tf.equal(i, 0), loss, first)
-
-        _, first = tf.while_loop(lambda i, first: i < n_steps, step, (tf.constant(0), tf.constant(0.0)))
-        return first
-
-
-class TeacherGradSteps:
-    """A TeacherLearner's per-step gradient-exchange path (`--mpi_exchange grads`): the surrogate's flat gradient,
-    averaged over ranks in numpy, then applied. It owns no variables: it steps the teacher's."""
-
-    def __init__(self, tl: TeacherLearner, d0_spec: list):
-        self.tl = tl
-        self.compute_grads = tf.function(self._compute_grads, autograph=False, input_signature=d0_spec)
-        self.apply_grads = tf.function(self._apply_grads, autograph=False, input_signature=[tf.TensorSpec([flat_size(tl._shapes)])])
-
-    def _compute_grads(self, obs, actions, means, logp_old, meta_reward):
-        loss, grads = self.tl._grads(obs, actions, means, meta_reward, logp_old)
-        return loss, flatten(grads)
-
-    def _apply_grads(self, flat):
-        self.tl._apply(unflatten(flat, self.tl._shapes))
-        return self.tl.teacher_steps
 
 
 class TeacherPolicy:
