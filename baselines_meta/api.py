@@ -180,12 +180,15 @@ def preflight(cfg: RunConfig, save_path: Optional[str], cli: bool = False) -> No
     the log formats, the seeding scheme for this many ranks, the env (make_env's checks; a branching teacher needs a
     restorable env) and the policy file's place."""
     from baselines_meta.common import mpi
-    from baselines_meta.flags import check_noise
+    from baselines_meta.flags import check_noise, plugin_error
     from baselines_meta.resolve import seed_error
     from baselines_meta.runtime.envs import check_env_ids
     from baselines_meta.storage.logger import parse_formats
 
     check_noise(cfg.ddpg.noise_type)
+    err = plugin_error(cfg)
+    if err:
+        raise UsageError(err)
     parse_formats(cfg.log_formats or os.environ.get("OPENAI_LOG_FORMAT") or "stdout")
     err = seed_error(cfg.seed, mpi.size())
     if err:

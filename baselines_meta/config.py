@@ -54,7 +54,9 @@ def opt(default: Any, help: str, *, preset: bool = False, reads: Optional[tuple]
     default: the value when nothing sets it (for preset=True fields: when neither the caller, the paper preset, the
     meta form nor the algorithm sets it). preset=True: the field starts as UNSET (resolve.resolve fills it).
     reads: the algorithms that read the setting (default: all); for the others the config records `inert` (default:
-    `default`), and a different value set explicitly is refused (resolve.alg_error), whatever the entry."""
+    `default`), and a different value set explicitly is refused (resolve.alg_error), whatever the entry. when=
+    {setting: values}: a plug-in's own setting, read only when that setting takes one of those values (refused alike
+    otherwise). registry=: the plug-in registry whose names the setting takes (meta.plugins)."""
     meta = {"help": help, "fallback": default, **check}
     if preset:
         meta["preset"] = True
@@ -248,11 +250,15 @@ class ScheduleConfig:
         "window", "window: standardise the meta reward by the mean / std of the last nb_epoch_cycles ones (our "
                   "choice; the first one of a run, alone in its window, gives its sign); none: the paper's raw form",
         preset=True, reads=META_ALGS)
-    teacher_start: Literal["reset", "student"] = opt(
-        "reset", "where the teacher's D0 episodes start: reset: from the env's resets (Algorithm 1); student: each from "
-                 "a state of this cycle's R_pi rollout of the student (under --meta_baseline previous: the last D1), at "
-                 "a step drawn uniformly, restored exactly; an episode still running when D0 is full is cut (stored as "
-                 "truncated)", reads=META_ALGS)
+    teacher_start: str = opt(
+        "reset", "where the teacher's D0 episodes start (meta/starts/): reset: from the env's resets (Algorithm 1); "
+                 "student: each from a state of this cycle's R_pi rollout of the student (under --meta_baseline "
+                 "previous: the last D1), at a step drawn uniformly, restored exactly; an episode still running when "
+                 "D0 is full is cut (stored as truncated)", reads=META_ALGS, registry="teacher_start")
+    teacher_reward: str = opt(
+        "improvement", "what the teacher is rewarded with (meta/rewards/): improvement: Delta = R_pi' - R_pi "
+                       "(Algorithm 1; --meta_reward and --meta_reward_norm shape it)", reads=META_ALGS,
+        registry="teacher_reward")
     meta_reward_placebo: bool = opt(False, "control: the teacher gets its (standardised) meta reward times a random "
                                            "sign", reads=META_ALGS)
     lookahead: Literal["inplace", "copy"] = opt(

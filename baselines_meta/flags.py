@@ -111,9 +111,23 @@ def convert(s: resolver.Setting):
 
 
 def choices(s: resolver.Setting) -> Optional[tuple]:
-    """The values a setting takes from a list (a Literal type, or choices=), or None."""
+    """The values a setting takes from a list (a Literal type, choices=, or a plug-in registry's names), or None."""
     base = _base(s.hint)
+    if "registry" in s.field.metadata:
+        from baselines_meta.meta.plugins import names
+
+        return names(s.field.metadata["registry"])
     return typing.get_args(base) if typing.get_origin(base) is typing.Literal else s.field.metadata.get("choices")
+
+
+def plugin_error(cfg: RunConfig) -> Optional[str]:
+    """A plug-in name (--teacher_start, --teacher_reward) that no registry holds, in a config built in code."""
+    for s in resolver.settings().values():
+        if "registry" in s.field.metadata:
+            v = getattr(resolver.part(cfg, s.section), s.field.name)
+            if v not in choices(s):
+                return f"{s.flag} must be one of {', '.join(choices(s))}, got {v!r}"
+    return None
 
 
 def _add_flag(group, s: resolver.Setting) -> None:

@@ -94,15 +94,27 @@ def build(values: dict[str, Any]) -> RunConfig:
                      teacher=TeacherConfig(**per["teacher"], network=net), schedule=ScheduleConfig(**per["schedule"]))
 
 
+def _shown(flag: str, v: Any) -> str:
+    return (flag if v else "--no-" + flag[2:]) if isinstance(v, bool) else f"{flag} {v}"
+
+
 def alg_error(cfg: RunConfig) -> Optional[str]:
-    """Rule 3: the first setting that cfg.alg does not read, set to something other than its inert value."""
-    for s in settings().values():
-        if s.reads is None or cfg.alg in s.reads:
-            continue
+    """Rule 3: the first setting that cfg does not read, set to something other than its inert value: one that
+    cfg.alg does not read (opt(reads=...)), or a plug-in's own setting without its plug-in (opt(when={setting:
+    values}), e.g. --progress_weight without --teacher_reward both)."""
+    known = settings()
+    for s in known.values():
         v = getattr(part(cfg, s.section), s.field.name)
-        if v is not UNSET and v != s.field.metadata["inert"]:
-            shown = (s.flag if v else "--no-" + s.flag[2:]) if isinstance(v, bool) else f"{s.flag} {v}"
-            return f"{shown} is a setting of --alg {' / '.join(s.reads)}: --alg {cfg.alg} does not read it (drop it)"
+        if v is UNSET or v == s.field.metadata["inert"]:
+            continue
+        if s.reads is not None and cfg.alg not in s.reads:
+            return f"{_shown(s.flag, v)} is a setting of --alg {' / '.join(s.reads)}: --alg {cfg.alg} does not read it (drop it)"
+        for name, values in s.field.metadata.get("when", {}).items():
+            other = known[name]
+            have = getattr(part(cfg, other.section), other.field.name)
+            if have not in values:
+                return (f"{_shown(s.flag, v)} is a setting of {other.flag} {' / '.join(values)}: {other.flag} {have} "
+                        f"does not read it (drop it)")
     return None
 
 

@@ -95,7 +95,7 @@ def test_an_env_that_cannot_be_restored_is_refused_with_one_line(tmp_path, capsy
 
 def test_start_depth_is_the_mean_of_the_branch_depths(tmp_path, monkeypatch):
     from baselines_meta.api import train
-    from baselines_meta.meta import learn as meta_learn
+    from baselines_meta.meta.starts import student as student_start
 
     seen = []
 
@@ -104,7 +104,7 @@ def test_start_depth_is_the_mean_of_the_branch_depths(tmp_path, monkeypatch):
         seen.append(depths)
         return ro, depths
 
-    monkeypatch.setattr(meta_learn, "run_branched", spy)
+    monkeypatch.setattr(student_start, "run_branched", spy)
     d = str(tmp_path / "s")
     out = train(alg="meta", env="Pendulum-v1", num_timesteps=3000, nb_epoch_cycles=3, eval_episodes=0,
                 teacher_start="student", log_path=d, log_formats="csv", progress_bar=False)

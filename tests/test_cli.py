@@ -60,7 +60,7 @@ def test_help_lists_hyperparameters_with_defaults():
     for flag in ("--actor_lr", "--critic_lr", "--tau", "--gamma", "--noise_type", "--nb_explore_steps", "--nb_eval_steps",
                  "--nb_teacher_steps", "--teacher_lr", "--num_timesteps", "--eval_interval", "--lookahead", "--meta_reward"):
         assert flag in r.stdout
-    assert "(default: 0.0001)" in r.stdout and "adaptive-param_0.2" in r.stdout
+    assert "[default 0.0001" in r.stdout and "adaptive-param_0.2" in r.stdout
 
 
 def test_ddpg_pendulum_smoke(tmp_path):
@@ -204,7 +204,7 @@ def test_two_ranks_identical_weights_different_envs(tmp_path, alg):
     (["--num_timesteps", "-5"], "positive integer"),
     (["--num_timesteps", "abc"], "positive integer"),
     (["--alg", "ddpg", "--noise_type", "gauss_0.1"], "unknown noise type"),
-    (["--noise_type", "ou_0.2"], "--noise_type is ddpg's"),  # (meta's teacher replaces the noise)
+    (["--noise_type", "ou_0.2"], "--noise_type ou_0.2 is a setting of --alg ddpg"),  # (meta's teacher replaces the noise)
     (["--meta_form", "literal", "--paired_starts"], "--paired_starts needs --rollout_starts reset"),
     (["--teacher_init_log_std", "1"], "--teacher_init_log_std must lie strictly between"),
     (["--actor_lr", "x"], "must be a number"),

@@ -110,6 +110,7 @@ def test_discovery_is_logged_live_by_the_loop(tmp_path):
     from baselines_meta.runtime import loop as shared
     from baselines_meta.runtime.context import RunContext
     from baselines_meta.runtime.envs import Rollout
+    from baselines_meta.runtime.tasks import watchers_for
 
     def ro(n, hit=None):
         r = np.zeros(n, np.float32)
@@ -132,9 +133,9 @@ def test_discovery_is_logged_live_by_the_loop(tmp_path):
     ctx = RunContext(resolve(RunConfig(alg="ddpg", env_id="SparseMountainCar-v0", log_path=d, log_formats="csv", progress_bar=False,
                                schedule=sch)))
     try:
-        shared.run(ctx, Finds())
+        shared.run(ctx, Finds(), watchers=watchers_for(ctx.cfg.env_id))
     finally:
         ctx.close()
     got = [r["explore/discovered_at"] for r in _rows(d)]
     assert got[0] in ("", "nan") and [float(x) for x in got[1:]] == [2 * 150 + 50 + 7] * 2  # cycle 3: 300 + 50 + 7
-    assert exploration_task("Hopper-v4") is None
+    assert exploration_task("Hopper-v4") is None and watchers_for("Hopper-v4") == {}

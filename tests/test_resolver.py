@@ -111,9 +111,11 @@ def _flag_args(s, v):
 
 
 def test_a_setting_of_another_algorithm_is_refused_by_one_rule_from_every_entry():
+    from baselines_meta.flags import choices
+
     n = 0
     for s in settings().values():
-        if s.reads is None:
+        if s.reads is None or len(choices(s) or "xy") < 2:  # (a registry of one plug-in has no other value)
             continue
         v = _foreign_value(s)
         for alg in (a for a in ALGS if a not in s.reads):
@@ -219,7 +221,7 @@ def test_the_cli_refuses_before_writing_anything(tmp_path):
     os.makedirs(tmp_path / "adir")
     short = ["--num_timesteps", "400", "--log_path", d, "--log_formats", "csv", "--no-progress_bar"]
     cases = [
-        (["--alg", "ddpg", "--meta_form", "literal", "--nb_teacher_steps", "7"], "--meta_form literal is a setting of"),
+        (["--alg", "ddpg", "--meta_form", "literal", "--nb_teacher_steps", "7"], "is a setting of --alg meta / meta-variance"),
         (["--critic_lr", "inf"], "--critic_lr must be a finite number"),
         (["--buffer_size", "8"], "--buffer_size 8 is smaller than --batch_size 64"),
         (["--seed", "99999999999999999999"], "--seed must be an integer in"),

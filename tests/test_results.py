@@ -301,14 +301,17 @@ def test_figure4_panels_and_files(tmp_path):
 
 
 def test_compare_plan_skips_done_and_resumes_partial(tmp_path, capsys):
-    from baselines_meta.experiments.compare import Job, command, main, run_dir
+    import json
+
+    from baselines_meta.experiments.compare import Job, command, main, parser, requested, run_dir
 
     out = str(tmp_path)
     done, partial = run_dir(out, "Pendulum-v1", "meta", 0), run_dir(out, "Pendulum-v1", "ddpg", 0)
-    os.makedirs(done)
+    for d, alg in ((done, "meta"), (partial, "ddpg")):  # each holding the config compare asks for (else: 'differs')
+        os.makedirs(d)
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(requested(Job("Pendulum-v1", alg, 0, d), parser().parse_args(["--out", out]), []).to_dict(), f)
     open(os.path.join(done, "DONE"), "w").close()
-    os.makedirs(partial)
-    open(os.path.join(partial, "config.json"), "w").close()
     assert main(["--algs", "meta", "ddpg", "--envs", "Pendulum-v1", "--seeds", "0", "1", "--out", out, "--dry_run"]) == 0
     plan = capsys.readouterr().out
     assert f"done     {done}" in plan and f"partial  {partial}" in plan and "new      " in plan

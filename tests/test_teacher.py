@@ -9,7 +9,8 @@ from baselines_meta.common.replay import ReplayBuffer
 from baselines_meta.common.trainer import Trainer
 from baselines_meta.config import DDPGConfig, TeacherConfig
 from baselines_meta.ddpg.learner import DDPGLearner
-from baselines_meta.meta.learn import StudentSnapshot, cycle_sizes
+from baselines_meta.meta.cycle import cycle_sizes
+from baselines_meta.meta.learn import StudentSnapshot
 from baselines_meta.meta.reward import MetaRewardShaper, policy_return
 from baselines_meta.meta.teacher import TeacherBatch, TeacherLearner, TeacherPolicy
 from baselines_meta.runtime.envs import Rollout

@@ -17,6 +17,7 @@ from baselines_meta.runtime.context import RunContext
 from baselines_meta.runtime.envs import EnvFactory
 from baselines_meta.runtime.loop import RunOutcome
 from baselines_meta.runtime.seeds import Seeds
+from baselines_meta.runtime.tasks import watchers_for
 
 
 class DDPG:
@@ -81,5 +82,5 @@ class DDPG:
 def learn(ctx: RunContext) -> RunOutcome:
     """Train ddpg for ctx's budget (every MPI rank calls it)."""
     algo = DDPG(ctx.cfg, ctx.seeds, ctx.envs, ctx.logger, ctx.track_replay)
-    loop = shared.run(ctx, algo)
+    loop = shared.run(ctx, algo, watchers=watchers_for(ctx.cfg.env_id))
     return RunOutcome(loop.steps, loop.last_eval, algo.learner, algo.buffer)

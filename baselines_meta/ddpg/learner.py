@@ -34,6 +34,18 @@ class Losses(NamedTuple):
     critic: tf.Tensor  # scalar
 
 
+def _norm_ret(rms, x):
+    return x if rms is None else (x - rms.mean) / rms.std
+
+
+def _denorm_ret(rms, x):
+    return x if rms is None else x * rms.std + rms.mean
+
+
+def _clip_ret(c: float, x):
+    return x if math.isinf(c) else tf.clip_by_value(x, -c, c)
+
+
 class DDPGLearner(tf.Module):
     """DDPG's networks, targets, Adam optimisers, normalisers, parameter noise and compiled train / evaluation calls."""
     def __init__(self, obs_dim: int, act_dim: int, cfg: DDPGConfig, seed: int = 0):
@@ -49,14 +61,12 @@ class DDPGLearner(tf.Module):
         self.target_critic = Critic(obs_dim, act_dim, net, name="target_critic")
         copy_variables(self.actor.variables, self.target_actor.variables)
         copy_variables(self.critic.variables, self.target_critic.variables)
-
         self.obs_rms = RunningMeanStd((obs_dim,), name="obs_rms") if cfg.normalize_observations else None
         self.ret_rms = RunningMeanStd((1,), name="ret_rms") if cfg.normalize_returns else None
         self.actor_opt = make_adam(cfg.actor_lr)
         self.critic_opt = make_adam(cfg.critic_lr)
         self.actor_opt.build(self.actor.trainable_variables)
         self.critic_opt.build(self.critic.trainable_variables)
-
         self.noise_specs = parse_noise_type(cfg.noise_type)
         spec = self.noise_specs.param
         self.param_noise = ParamNoise(spec, self.actor, obs_dim, act_dim, net, self.norm_obs, seed) if spec else None
@@ -77,20 +87,18 @@ class DDPGLearner(tf.Module):
         """Normalise and clip observations [B, O] with the observation statistics (clip only when normalisation is off)."""
         return normalize(obs, self.obs_rms, self.cfg.obs_clip)
 
-    def _denorm_ret(self, x):
-        return x if self.ret_rms is None else x * self.ret_rms.std + self.ret_rms.mean
-
-    def _norm_ret(self, x):
-        return x if self.ret_rms is None else (x - self.ret_rms.mean) / self.ret_rms.std
-
-    def _clip_ret(self, x):
-        c = self.cfg.return_clip
-        return x if math.isinf(c) else tf.clip_by_value(x, -c, c)
-
     def _target_q(self, batch: Batch):  # [B, 1]
         o1 = self.norm_obs(batch.obs1)
-        q1 = self._denorm_ret(self._clip_ret(self.target_critic(o1, self.target_actor(o1))))
+        q1 = _denorm_ret(self.ret_rms, _clip_ret(self.cfg.return_clip, self.target_critic(o1, self.target_actor(o1))))
         return batch.rewards + (1.0 - batch.terminals) * self.cfg.gamma * q1
+
+    def critic_target(self, batch: Batch):  # [B, 1]
+        """y = r + gamma (1 - d) Q'(s', mu'(s')), normalised and clipped as the critic's loss takes it; no gradient."""
+        return tf.stop_gradient(_clip_ret(self.cfg.return_clip, _norm_ret(self.ret_rms, self._target_q(batch))))
+
+    def critic_output(self, obs, actions):  # [B, O], [B, A] -> [B, 1]
+        """The critic on (s, a), in the space of critic_target (normalised returns under --normalize_returns)."""
+        return self.critic(self.norm_obs(obs), actions)
 
     # ------------------------------------------------------------------ the math of one update (graph code)
     Losses = Losses
@@ -105,9 +113,9 @@ class DDPGLearner(tf.Module):
         -mean Q(s, mu(s))."""
         cfg = self.cfg
         o0 = self.norm_obs(batch.obs0)
-        y = tf.stop_gradient(self._clip_ret(self._norm_ret(self._target_q(batch))))
+        y = self.critic_target(batch)
         with tf.GradientTape() as ta:
-            q_pi = self._denorm_ret(self._clip_ret(self.critic(o0, self.actor(o0))))
+            q_pi = _denorm_ret(self.ret_rms, _clip_ret(self.cfg.return_clip, self.critic(o0, self.actor(o0))))
             actor_loss = -tf.reduce_mean(q_pi)
         with tf.GradientTape() as tc:
             q = self.critic(o0, batch.actions)
@@ -148,7 +156,7 @@ class DDPGLearner(tf.Module):
         return self.actor(self.norm_obs(obs))
 
     def _q_values(self, obs, actions):  # [B, O], [B, A] -> [B]
-        return self._denorm_ret(self.critic(self.norm_obs(obs), actions))[:, 0]
+        return _denorm_ret(self.ret_rms, self.critic(self.norm_obs(obs), actions))[:, 0]
 
     def _actor_q(self, obs):  # [B, O] -> [B]: Q(s, mu(s)) of the clean actor, one call
         return self._q_values(obs, self._actions_of(obs))

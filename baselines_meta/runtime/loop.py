@@ -3,17 +3,18 @@
 An algorithm plugs in its collect-and-update step (`Algorithm.cycle`: ddpg's baselines cycle, meta's Algorithm 1);
 this loop owns what is common: cycles until the env-step budget, epochs of `nb_epoch_cycles` cycles (the last one may
 be short), the epoch statistics and their log row, the NaN guard, evaluation and checkpoint triggers, the MPI sync
-check, the progress bar and resuming mid-epoch from a checkpoint.
+check, the progress bar and resuming mid-epoch from a checkpoint. What a particular task or experiment wants to
+watch (the hard-exploration suite's first discovery: runtime.tasks) comes in as a `Watcher`: it sees each cycle's
+rollouts, adds its keys to the epoch row and is checkpointed with the run; the loop knows no task.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple, Optional, Protocol
+from typing import NamedTuple, Optional, Protocol
 
 import numpy as np
 
-from baselines_meta import paper
 from baselines_meta.common import mpi
 from baselines_meta.runtime.context import RunContext
 from baselines_meta.runtime.envs import Rollout
@@ -62,8 +63,6 @@ class LoopState:
     stats: EpochStats = field(default_factory=EpochStats)
     totals: RunTotals = field(default_factory=RunTotals)
     last_eval: Optional[list] = None
-    extra: dict = field(default_factory=dict)  # the algorithm's own per-epoch state (meta: R_pi, meta statistics)
-    discovered_at: Optional[int] = None  # exploration tasks: this worker's env steps at the first rewarding transition
 
 
 class Algorithm(Protocol):
@@ -92,11 +91,24 @@ class Algorithm(Protocol):
         """Variables every MPI rank must hold identically."""
 
 
+class Watcher(Protocol):
+    """What a task or an experiment watches in every run of it (runtime.tasks.watchers_for), checkpointed as a part."""
+
+    def see(self, rollouts: tuple, steps_before: int) -> None:
+        """A cycle's rollouts, in order, and this worker's env steps before them."""
+
+    def row(self) -> dict:
+        """Its keys of the epoch row."""
+
+
 def restore(parts: dict, state: dict) -> LoopState:
     """Put every part back as the checkpoint holds it; returns the loop state. A part added to the code after the
-    checkpoint was written (it says so with `absent_from_old_checkpoints`) starts fresh."""
+    checkpoint was written (it says so with `absent_from_old_checkpoints`) starts fresh, or from what the old loop
+    state held of it (its `from_old_loop_state`)."""
     for name, part in parts.items():
         if name not in state and getattr(part, "absent_from_old_checkpoints", False):
+            if hasattr(part, "from_old_loop_state"):
+                part.from_old_loop_state(state["loop"])
             continue
         part.set_state(state[name])
     return state["loop"]
@@ -107,18 +119,6 @@ def snapshot(parts: dict, loop: LoopState) -> dict:
     return {**{name: part.get_state() for name, part in parts.items()}, "loop": loop}
 
 
-def first_discovery(task, rollouts, steps_before: int) -> Optional[int]:
-    """The env steps (this worker's, counting the transition itself) at the first transition of the cycle's rollouts,
-    in order, that found the task's reward (paper.ExplorationTask.discovered), or None."""
-    offset = steps_before
-    for ro in rollouts:
-        hits = np.flatnonzero(task.discovered(ro.rewards, ro.terminated))
-        if hits.size:
-            return offset + int(hits[0]) + 1
-        offset += len(ro.rewards)
-    return None
-
-
 def make_evaluator(ctx: RunContext) -> Evaluator:
     """The run's evaluator: its own env (seeded for 'eval'), evaluations.csv continued on resume."""
     sch = ctx.cfg.schedule
@@ -127,24 +127,25 @@ def make_evaluator(ctx: RunContext) -> Evaluator:
                      ctx.logger, size)
 
 
-def run(ctx: RunContext, algo: Algorithm, fresh_extra: Callable[[], dict] = dict,
-        evaluator: Optional[Evaluator] = None) -> LoopState:
-    """Cycles until ctx's budget; returns the final loop state. evaluator: default make_evaluator(ctx)."""
+def run(ctx: RunContext, algo: Algorithm, evaluator: Optional[Evaluator] = None,
+        watchers: Optional[dict] = None) -> LoopState:
+    """Cycles until ctx's budget; returns the final loop state. evaluator: default make_evaluator(ctx); watchers: name
+    -> Watcher (runtime.tasks.watchers_for the run's env)."""
     cfg, sch = ctx.cfg, ctx.cfg.schedule
     evaluator = evaluator or make_evaluator(ctx)
-    parts = {**algo.parts(), "evaluator": evaluator}
+    watchers = watchers or {}
+    parts = {**algo.parts(), "evaluator": evaluator, **watchers}
     resumed = ctx.resume is not None
-    loop = restore(parts, ctx.resume.state) if resumed else LoopState(extra=fresh_extra())
+    loop = restore(parts, ctx.resume.state) if resumed else LoopState()
     algo.start(loop, resumed)
     ctx.saver.install_signal_handlers()
     budget = sch.num_timesteps
     bar = ProgressBar(budget, cfg.progress_bar)
-    task = paper.exploration_task(cfg.env_id)  # the hard-exploration suite logs explore/discovered_at
     epoch_t0 = time.time() - loop.epoch_elapsed
     while loop.steps < budget:
         c = algo.cycle(loop, budget - loop.steps)
-        if task is not None and loop.discovered_at is None:
-            loop.discovered_at = first_discovery(task, c.rollouts, loop.steps)
+        for w in watchers.values():
+            w.see(c.rollouts, loop.steps)
         loop.steps += c.steps
         loop.epoch_steps += c.steps
         if c.explore is not None:
@@ -158,12 +159,14 @@ def run(ctx: RunContext, algo: Algorithm, fresh_extra: Callable[[], dict] = dict
             loop.last_eval = loop.stats.eval.returns
         bar.update(loop.steps, f"eval {np.mean(loop.last_eval):.1f}" if loop.last_eval else "")
         n_cycles = sch.nb_epoch_cycles if loop.steps < budget else loop.cycle + 1  # the last epoch may be short
-        epoch_t0 = _finish_cycle(ctx, loop, n_cycles, epoch_t0, algo, lambda: {**snapshot(parts, loop), "ctx": ctx.get_state()})
+        epoch_t0 = _finish_cycle(ctx, loop, n_cycles, epoch_t0, algo, watchers,
+                                 lambda: {**snapshot(parts, loop), "ctx": ctx.get_state()})
     ctx.envs.write_states()
     return loop
 
 
-def _finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: float, algo: Algorithm, make_state) -> float:
+def _finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: float, algo: Algorithm, watchers: dict,
+                  make_state) -> float:
     """Count the cycle; at an epoch's end check MPI sync and log; checkpoint when due. Returns the epoch start."""
     loop.cycle += 1
     epoch_end = loop.cycle >= n_cycles
@@ -173,9 +176,8 @@ def _finish_cycle(ctx: RunContext, loop: LoopState, n_cycles: int, epoch_t0: flo
         now = time.time()
         row = epoch_row(loop.stats, loop.totals, loop.epoch, loop.steps, now - ctx.t_start, loop.epoch_steps,
                         now - epoch_t0, algo.epoch_extra(loop))
-        if paper.exploration_task(ctx.cfg.env_id) is not None:
-            found = getattr(loop, "discovered_at", None)
-            row["explore/discovered_at"] = float(found) if found is not None else float("nan")
+        for w in watchers.values():
+            row.update(w.row())
         ctx.logger.record_dict(row)
         ctx.logger.dump(loop.steps)
         loop.epoch += 1
