@@ -257,8 +257,11 @@ class ScheduleConfig:
                  "D0 is full is cut (stored as truncated)", reads=META_ALGS, registry="teacher_start")
     teacher_reward: str = opt(
         "improvement", "what the teacher is rewarded with (meta/rewards/): improvement: Delta = R_pi' - R_pi "
-                       "(Algorithm 1; --meta_reward and --meta_reward_norm shape it)", reads=META_ALGS,
-        registry="teacher_reward")
+                       "(Algorithm 1; --meta_reward and --meta_reward_norm shape it); progress: how much the student's "
+                       "critic learned about D0 in the look-ahead (our extension); both: Delta + --progress_weight * "
+                       "progress, each standardised", reads=META_ALGS, registry="teacher_reward")
+    progress_weight: float = opt(1.0, "--teacher_reward both: the weight of the standardised progress beside the "
+                                      "standardised Delta", lo=0, reads=META_ALGS, when={"teacher_reward": ("both",)})
     meta_reward_placebo: bool = opt(False, "control: the teacher gets its (standardised) meta reward times a random "
                                            "sign", reads=META_ALGS)
     lookahead: Literal["inplace", "copy"] = opt(

@@ -7,11 +7,13 @@ number the teacher's step takes (meta/reward_used), with get_state / set_state f
 D0, and after(learner, d0, memo) -> float, called after it. Adding either is its module, one line here and its tests.
 """
 from baselines_meta.meta.rewards.improvement import Improvement
+from baselines_meta.meta.rewards.progress import Both, Progress, ProgressSignal
 
 REWARDS = {
     "improvement": Improvement,  # Algorithm 1: Delta, standardised (meta/reward.py)
+    "progress": Progress, "both": Both,  # what the student's critic learned from D0 (our extension)
 }
-SIGNALS: dict = {}
+SIGNALS: dict = {"progress": ProgressSignal}
 
 
 def make_reward(cfg, rng):
