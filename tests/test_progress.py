@@ -138,3 +138,33 @@ def test_on_a_sparse_task_delta_is_zero_where_progress_is_not(tmp_path):
         assert float(p["meta/reward_zero_frac"]) == 1.0  # Delta exactly 0 in every cycle
         assert float(p["meta/progress_zero_frac"]) == 0.0 and float(p["meta/progress_std"]) > 0
     assert float(prog[-1]["teacher/drift"]) > 0 and float(prog[-1]["teacher/loss"]) != 0
+
+
+def test_progress_is_read_in_one_set_of_units_under_popart():
+    """PopArt moves the return statistics during the look-ahead and rescales the critic's outputs to preserve them:
+    a look-ahead that learned nothing but moved the statistics makes no progress."""
+    from baselines_meta.ddpg.learner import popart_step
+
+    tf_keras.utils.set_random_seed(0)
+    L = DDPGLearner(3, 1, DDPGConfig(noise_type="none", normalize_returns=True, popart=True))
+    obs0, acts, r, obs1 = _d0(64, 0)
+    d0 = Batch(obs0, acts, (r - 500.0)[:, None], obs1, np.zeros((64, 1), np.float32))  # returns far from mean 0
+    sig = ProgressSignal(None)
+    memo = sig.before(L, d0)
+    for _ in range(3):
+        popart_step(L, d0)  # the statistics move (mean ~ -500), the critic's denormalised outputs are preserved
+    assert float(L.ret_rms.mean.numpy()[0]) < -100
+    assert sig.after(L, d0, memo) == pytest.approx(0.0, abs=1e-6 * float(np.mean(memo[0] ** 2)))
+
+
+def test_the_registries_import_no_tensorflow():
+    """The flags list the plug-ins' names before quiet_tf hides TensorFlow's start-up lines (and --play must not
+    import it at all)."""
+    import subprocess
+
+    from conftest import PY, ROOT
+
+    code = ("import sys; from baselines_meta.flags import build_parser; build_parser(); "
+            "import baselines_meta.meta.rewards, baselines_meta.meta.starts; print('tensorflow' in sys.modules)")
+    r = subprocess.run([PY, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "False", r.stdout + r.stderr

@@ -39,7 +39,7 @@ class EpochLog:
     """What one epoch collects for its row (meta/*, teacher/*, the rollouts' returns, the teacher's start depths)."""
 
     meta: dict = field(default_factory=lambda: {k: [] for k in META_KEYS})
-    signals: dict = field(default_factory=dict)  # meta/rewards' signals by name: [one value a teacher step]
+    signals: dict = field(default_factory=dict)  # meta/rewards' signals by name: [one value a look-ahead]
     explore_returns: list = field(default_factory=list)  # D0's finished episodes
     look_returns: list = field(default_factory=list)  # D1's
     pi_returns: list = field(default_factory=list)  # D_pi's
@@ -152,6 +152,8 @@ def look_ahead(m, sch, st: MetaState, n: int, seed1: Optional[int]) -> LookAhead
     ro1, r_pi_prime = measure(m.runner1, m.student, n, seed1, sch.meta_reward, tape)
     m.start.keep(tape)
     st.epoch.look_returns += ro1.episode_returns
+    for name, v in signals.items():  # logged in every look-ahead, whether or not the teacher steps
+        st.epoch.signals.setdefault(name, []).append(v)
     return LookAhead(ro1, r_pi_prime, losses, signals)
 
 
@@ -166,8 +168,6 @@ def reward_teacher(m, sch, st: MetaState, d0: Explored, look: LookAhead) -> None
               float(ts.action_mean), float(ts.action_std))
     for k, v in zip(META_KEYS, values, strict=True):
         st.epoch.meta[k].append(v)
-    for name, v in look.signals.items():
-        st.epoch.signals.setdefault(name, []).append(v)
 
 
 def add_to_replay(m, sch, rollouts: tuple, first_cycle: bool) -> None:

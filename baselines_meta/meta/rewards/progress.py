@@ -12,14 +12,13 @@ signal (results/exploration). It is in the spirit of Algorithm 1, whose teacher 
 the student: here, improves the student's critic on that data. It is our extension, not the paper's (its Section 2
 cites learning progress as an intrinsic signal and sets it aside for its hand-set weight).
 
-Every cycle measures it, whatever the teacher gets (meta/progress); `progress` gives the teacher the standardised
+Every cycle with a look-ahead measures it, whatever the teacher gets (meta/progress); `progress` gives the teacher the standardised
 progress in place of Delta, `both` standardised Delta plus --progress_weight times standardised progress; each is
 standardised by its own window as Delta is (meta.reward.MetaRewardShaper), the placebo's random sign applied once.
 """
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from baselines_meta.common.replay import Batch
 from baselines_meta.meta.reward import MetaRewardShaper
@@ -33,6 +32,8 @@ class ProgressSignal:
 
     def _compiled(self, learner):
         if self._fns is None:  # the learner's critic, target and normaliser, read-only
+            import tensorflow as tf  # (here: importing the plug-in registry, e.g. for the flags, imports no TensorFlow)
+
             O, A = learner.obs_dim, learner.act_dim
             spec = Batch(tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, 1]),
                          tf.TensorSpec([None, O]), tf.TensorSpec([None, 1]))
@@ -43,15 +44,26 @@ class ProgressSignal:
         return self._fns
 
     def before(self, learner, d0: Batch) -> tuple:
-        """y and Q_before on D0 ([T, 1] each), before pi -> pi'."""
+        """y and Q_before on D0 ([T, 1] each), before pi -> pi', and the return statistics they are normalised by."""
         target, output = self._compiled(learner)
-        return target(d0).numpy(), output(d0.obs0, d0.actions).numpy()
+        return target(d0).numpy(), output(d0.obs0, d0.actions).numpy(), _ret_stats(learner)
 
     def after(self, learner, d0: Batch, memo: tuple) -> float:
-        """progress: the drop of D0's mean squared TD error against the fixed y, from before the update to after."""
-        y, q_before = (x.astype(np.float64) for x in memo)
+        """progress: the drop of D0's mean squared TD error against the fixed y, from before the update to after.
+        Q_after is read in the units y and Q_before were (PopArt moves the return statistics during the update)."""
+        y, q_before, before = memo
         q_after = self._compiled(learner)[1](d0.obs0, d0.actions).numpy().astype(np.float64)
+        if before is not None:
+            (m0, s0), (m1, s1) = before, _ret_stats(learner)
+            q_after = (q_after * s1 + m1 - m0) / s0
+        y, q_before = y.astype(np.float64), q_before.astype(np.float64)
         return float(np.mean((y - q_before) ** 2) - np.mean((y - q_after) ** 2))
+
+
+def _ret_stats(learner):
+    """(mean, std) of the learner's return normaliser (--normalize_returns), or None."""
+    rms = learner.ret_rms
+    return None if rms is None else (rms.mean.numpy().astype(np.float64), rms.std.numpy().astype(np.float64))
 
 
 class _Standardised:
