@@ -161,6 +161,8 @@ def train(config: Optional[RunConfig] = None, *, overwrite: bool = False, resume
             from baselines_meta.meta.learn import learn
         out = learn(ctx)
         failed = False
+        if ctx.rank == 0:
+            write_normaliser(ctx.log_dir, out.learner, cfg.ddpg.obs_clip)
         if save_path and ctx.rank == 0:
             from baselines_meta.runtime.policy_io import save_policy
 
@@ -173,6 +175,20 @@ def train(config: Optional[RunConfig] = None, *, overwrite: bool = False, resume
         raise ctx.saver.kept(e)
     finally:
         ctx.close(failed=failed)
+
+
+def write_normaliser(log_dir: str, learner, clip: float) -> None:
+    """normaliser.json at the run's end: the observation normaliser's per-dimension mean and std (floored at 0.1),
+    its count and the clip (normalised observations are clipped to +-clip), so that what the student saw of each
+    observation dimension can be read back (e.g. whether every MountainCar position beyond some x maps to +clip)."""
+    from baselines_meta.storage.rundir import write_json
+
+    rms = learner.obs_rms
+    if rms is None:
+        return
+    write_json(os.path.join(log_dir, "normaliser.json"), {
+        "mean": [float(x) for x in rms.np_mean()], "std": [float(x) for x in rms.np_std()],
+        "count": float(rms.count), "std_floor": float(np.sqrt(rms.eps)), "clip": float(clip)})
 
 
 def preflight(cfg: RunConfig, save_path: Optional[str], cli: bool = False) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import tensorflow as tf
 
 from baselines_meta.common.replay import Batch, ReplayBuffer
 from baselines_meta.common.trainer import Trainer
@@ -51,13 +52,32 @@ def store(buffer: ReplayBuffer, ro: Rollout, reward_scale: float) -> None:
     buffer.add_many(ro.obs0, ro.actions, ro.rewards * reward_scale, ro.obs1, ro.terminated, ro.truncated)
 
 
+ACTIVE_RANGE = 1e-6  # a unit is active on the reference batch when its output's max - min there exceeds this
+
+
 class ReferenceStats:
     """baselines' `get_stats`: the networks on one replay batch drawn at the first epoch's end and kept fixed for the
-    whole run, so the reference_* curves compare the same inputs over time."""
+    whole run, so the reference_* curves compare the same inputs over time. Also what tells a collapsed critic from a
+    correctly flat one (reference_Q_std cannot): critic/kernel_norm_<layer>, each kernel's L2 norm, and
+    critic/active_frac, the fraction of the critic's last hidden layer's units that are active on the reference batch
+    (their output varies over it by more than ACTIVE_RANGE: a dead ReLU is 0 on every row, a unit whose kernels
+    shrank away is the same on every row; either carries nothing of (s, a))."""
 
     def __init__(self, learner: DDPGLearner, policy: DDPGPolicy, rng: np.random.Generator):
         self.learner, self.policy, self.rng = learner, policy, rng
         self.batch: Optional[Batch] = None
+        L = learner
+        self.features = tf.function(lambda o, a: L.critic.trunk(L.norm_obs(o), extra=a), autograph=False,
+                                    input_signature=[tf.TensorSpec([None, L.obs_dim]), tf.TensorSpec([None, L.act_dim])])
+
+    def critic_health(self) -> dict:
+        """critic/kernel_norm_<i> (hidden layers 0, 1, ..., then 'out') and critic/active_frac on the reference batch."""
+        c = self.learner.critic
+        d = {f"critic/kernel_norm_{i}": float(np.linalg.norm(k.kernel.numpy())) for i, k in enumerate(c.trunk.denses)}
+        d["critic/kernel_norm_out"] = float(np.linalg.norm(c.out.kernel.numpy()))
+        h = self.features(self.batch.obs0, self.batch.actions).numpy()  # [B, H]
+        d["critic/active_frac"] = float(np.mean(h.max(axis=0) - h.min(axis=0) > ACTIVE_RANGE))
+        return d
 
     def __call__(self, buffer: ReplayBuffer) -> dict:
         """Normaliser means / stds, reference_* statistics on the fixed batch (drawn at the first call with data) and param-noise stddev."""
@@ -76,6 +96,7 @@ class ReferenceStats:
             q = L.q_values(b.obs0, b.actions).numpy()
             a = L.actions_of(b.obs0).numpy()
             qa = L.q_values(b.obs0, a).numpy()
+            d.update(self.critic_health())
             d.update({
                 "reference_Q_mean": float(q.mean()), "reference_Q_std": float(q.std()),
                 "reference_actor_Q_mean": float(qa.mean()), "reference_actor_Q_std": float(qa.std()),

@@ -89,7 +89,7 @@ def clear_run_files(path: str, keep_config: bool = False) -> None:
     import shutil
 
     for name in os.listdir(path):
-        if name in LOG_FILES + ("states.npz",) + (() if keep_config else ("config.json",)) or name.endswith(".monitor.csv"):
+        if name in LOG_FILES + ("states.npz", "normaliser.json") + (() if keep_config else ("config.json",)) or name.endswith(".monitor.csv"):
             os.remove(os.path.join(path, name))
     for sub in ("checkpoints", TB_DIR):
         shutil.rmtree(os.path.join(path, sub), ignore_errors=True)
