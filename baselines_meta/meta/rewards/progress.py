@@ -31,22 +31,23 @@ class ProgressSignal:
         self._fns = None
 
     def _compiled(self, learner):
-        if self._fns is None:  # the learner's critic, target and normaliser, read-only
+        if self._fns is None:  # the learner's critic, target and normaliser, read-only; one call before, one after
             import tensorflow as tf  # (here: importing the plug-in registry, e.g. for the flags, imports no TensorFlow)
 
             O, A = learner.obs_dim, learner.act_dim
             spec = Batch(tf.TensorSpec([None, O]), tf.TensorSpec([None, A]), tf.TensorSpec([None, 1]),
                          tf.TensorSpec([None, O]), tf.TensorSpec([None, 1]))
-            target = tf.function(learner.critic_target, autograph=False, input_signature=[spec])
+            both = tf.function(lambda b: (learner.critic_target(b), learner.critic_output(b.obs0, b.actions)),
+                               autograph=False, input_signature=[spec])
             output = tf.function(learner.critic_output, autograph=False,
                                  input_signature=[tf.TensorSpec([None, O]), tf.TensorSpec([None, A])])
-            self._fns = (target, output)
+            self._fns = (both, output)
         return self._fns
 
     def before(self, learner, d0: Batch) -> tuple:
         """y and Q_before on D0 ([T, 1] each), before pi -> pi', and the return statistics they are normalised by."""
-        target, output = self._compiled(learner)
-        return target(d0).numpy(), output(d0.obs0, d0.actions).numpy(), _ret_stats(learner)
+        y, q = self._compiled(learner)[0](d0)
+        return y.numpy(), q.numpy(), _ret_stats(learner)
 
     def after(self, learner, d0: Batch, memo: tuple) -> float:
         """progress: the drop of D0's mean squared TD error against the fixed y, from before the update to after.
