@@ -121,7 +121,7 @@ class SavedPolicy:
         kernels = self.actor.trunk.kernels
         try:  # the weights fit together and the header's sizes: one forward pass
             self.obs_dim = int(meta.get("obs_dim", kernels[0].shape[0] if kernels else 0))
-            probe = self._forward(np.zeros((1, self.obs_dim)))
+            probe = self.forward_unchecked(np.zeros((1, self.obs_dim)))
             if probe.shape != (1, int(meta.get("act_dim", probe.shape[-1]))):
                 raise ValueError(f"actions of shape {probe.shape[1:]}, the header says [{meta.get('act_dim')}]")
         except (ValueError, TypeError, IndexError) as e:
@@ -134,7 +134,7 @@ class SavedPolicy:
         except ValueError:
             raise _not_policy(path, "its teacher's weights are misnamed") from None
 
-    def _forward(self, obs: np.ndarray) -> np.ndarray:
+    def forward_unchecked(self, obs: np.ndarray) -> np.ndarray:
         """The actor on raw float64 obs [..., O] without checks (--play's env loop)."""
         return self.actor(self.norm(obs)).astype(np.float32)
 
@@ -156,7 +156,7 @@ class SavedPolicy:
             where = f"row {bad[0]}, index {bad[1]}" if x.ndim == 2 else f"index {bad[0]}"
             raise ObservationError(f"observation not finite ({x[tuple(bad)]} at {where}): the policy for {self.env_id} "
                                    "acts on finite observations only")
-        return self._forward(x)
+        return self.forward_unchecked(x)
 
 
 _PROBE = """
@@ -218,7 +218,7 @@ def play(path: str, episodes: int, seed: int, video_dir: Optional[str], *, env_i
     else:
         env = make_env(pol.env_id)
     scaler = ActionScaler(env.action_space.low, env.action_space.high)
-    act = lambda o: scaler(np.clip(pol._forward(np.asarray(o, np.float64)), -1, 1))  # the env's own observations: no checks
+    act = lambda o: scaler(np.clip(pol.forward_unchecked(np.asarray(o, np.float64)), -1, 1))  # the env's own observations: no checks
     returns = []
     for ep in range(episodes):
         on_step = None
