@@ -1,12 +1,13 @@
 """The hard-exploration suite's metrics on hand-made run directories, and the live discovery log of the loop."""
 import json
+import math
 import os
 
 import numpy as np
 import pytest
 
 from baselines_meta.analysis import exploration as ex
-from baselines_meta.paper import exploration_task
+from baselines_meta.paper import ExplorationTask, exploration_task
 
 
 def write(root, env_id, arm, seed, returns, discovered=None, budget=100, done=True):
@@ -139,3 +140,156 @@ def test_discovery_is_logged_live_by_the_loop(tmp_path):
     got = [r["explore/discovered_at"] for r in _rows(d)]
     assert got[0] in ("", "nan") and [float(x) for x in got[1:]] == [2 * 150 + 50 + 7] * 2  # cycle 3: 300 + 50 + 7
     assert exploration_task("Hopper-v4") is None and watchers_for("Hopper-v4") == {}
+
+
+# --- the rerun with critic L2 0 (results/exploration-l2zero/README.md) ------------------------------------------------
+
+def write_progress(d, **cols):
+    """progress.csv with epochs ending at 25, 50, ... and the given columns (keyword names: '__' for '/')."""
+    cols = {k.replace("__", "/"): v for k, v in cols.items()}
+    n = len(next(iter(cols.values())))
+    with open(os.path.join(d, "progress.csv"), "w") as f:
+        f.write(",".join(["total/steps", *cols]) + "\n")
+        f.writelines(",".join([str(25 * (i + 1)), *("" if v[i] is None else str(v[i]) for v in cols.values())]) + "\n"
+                     for i in range(n))
+
+
+def write_normaliser(d, mean, std, floor=0.1, clip=5.0):
+    with open(os.path.join(d, "normaliser.json"), "w") as f:
+        json.dump({"mean": [mean, 0.0], "std": [std, 0.1], "count": 300.0, "std_floor": floor, "clip": clip}, f)
+
+
+def test_the_rerun_collapse_rule_by_active_units(tmp_path):
+    """The pre-registered rule: collapsed at the first epoch from which critic/active_frac is 0 in that row and every
+    later one; a critic that comes back is not collapsed, however flat its Q; the first suite's rule (reference_Q_std
+    below 1e-6 to the end) is reported beside it as Q flat."""
+    root, env = str(tmp_path), "SparseMountainCar-v0"
+    # dead from 75 to the end (alive until 50); discovered at 60, in the epoch it died in: not counted as alive
+    d0 = write(root, env, "ddpg-param", 0, [0, 0, 0, 0])
+    write_progress(d0, critic__active_frac=[0.5, 0.25, 0.0, 0.0], reference_Q_std=[0.1, 0.01, 1e-7, 1e-8],
+                   explore__discovered_at=[None, None, 60, 60])
+    # 0 at 50 and 75, one unit (1/64) active again at the end: not collapsed, though Q is flat from 50
+    d1 = write(root, env, "ddpg-param", 1, [0, 0, 0, 0])
+    write_progress(d1, critic__active_frac=[0.5, 0.0, 0.0, 0.015625], reference_Q_std=[0.1, 1e-7, 1e-7, 1e-7],
+                   explore__discovered_at=[None, None, 60, 60])
+    # a row without the value is skipped: dead from 50 (alive until 25)
+    d2 = write(root, env, "ddpg-param", 2, [0, 0, 0, 0])
+    write_progress(d2, critic__active_frac=[0.5, 0.0, "nan", 0.0], reference_Q_std=[0.1, 1e-7, 1e-7, 1e-7])
+    assert [ex.collapse(d, *ex.ACTIVE_RULE) for d in (d0, d1, d2)] == [(75, 50), (None, 100), (50, 25)]
+    assert [ex.collapsed_at(d) for d in (d0, d1, d2)] == [75, 50, 50]  # the first suite's rule
+    write(root, env, "meta-progress", 0, [0, 0, 0, 0], done=False)  # marks the rerun's root; unfinished: left out
+    assert ex.is_l2zero(root) and not ex.is_l2zero(str(tmp_path / "nothing"))
+    rs = ex.load(root, l2zero=True)[env]["ddpg-param"]
+    assert [(r.collapsed_at, r.alive_until, r.flat_at) for r in rs] == [(75, 50, 75), (None, 100, 50), (50, 25, 50)]
+    s = ex.summarise("ddpg-param", rs)
+    assert (s.collapsed, s.flat, s.discovered, s.discovered_alive) == (2, 3, 2, 1)
+    assert "| SparseMountainCar-v0 | ddpg-param | 3 of 10 | 0/3 [0.00, 0.56] | 0/3 | 2/3 | never | 0.00 | 2/3 | 3/3 | 1/3 | – | – | – |" \
+        in ex.build_table(root)
+    assert ex.summarise("ddpg-param", ex.load(root)[env]["ddpg-param"]).collapsed == 3  # the first suite's rule
+
+
+def test_meta_signals_delta_zero_and_progress(tmp_path):
+    """Delta = 0: the mean over epochs of meta/reward_zero_frac; progress: the mean over epochs of meta/progress
+    (meta/progress_mean where it is absent) and the median of its absolute values, each then over seeds."""
+    root, env = str(tmp_path), "SparseMountainCar-v0"
+    d0 = write(root, env, "meta-progress", 0, [0, 0, 0, 0])
+    write_progress(d0, meta__reward_zero_frac=[1.0, 1.0, 0.5, 0.0], meta__progress=[1e-6, -5e-6, 2e-6, 2e-6])
+    d1 = write(root, env, "meta-progress", 1, [0, 0, 0, 0])
+    write_progress(d1, meta__reward_zero_frac=[1.0, 1.0, None, 1.0], meta__progress_mean=[4e-6, 10e-6, 4e-6, None])
+    d3 = write(root, env, "meta-progress", 3, [0, 0, 0, 0])
+    write_progress(d3, meta__reward_zero_frac=[0.0, 0.0], meta__progress=[1e-5, -1e-5])
+    assert ex.zero_fraction(d0) == pytest.approx(0.625) and ex.zero_fraction(d1) == 1.0
+    assert ex.progress_stats(d0) == pytest.approx((0.0, 2e-6)) and ex.progress_stats(d1) == pytest.approx((6e-6, 4e-6))
+    d2 = write(root, env, "ddpg-none", 0, [0, 0, 0, 0])
+    assert ex.progress_stats(d2) == (None, None) and ex.zero_fraction(d2) is None
+    s = ex.summarise("meta-progress", ex.load(root, l2zero=True)[env]["meta-progress"])
+    # over seeds: the mean of (0.625, 1, 0), the mean of (0, 6e-6, 0), the median of (2e-6, 4e-6, 1e-5)
+    assert s.zero_frac == pytest.approx(1.625 / 3) and s.progress == pytest.approx(2e-6) and s.progress_abs == pytest.approx(4e-6)
+    md = ex.build_table(root)
+    assert "| meta-progress | 3 of 10 | 0/3 [0.00, 0.56] | 0/3 | 0/3 | never | 0.00 | 0/3 | 0/3 | 0/3 | 0.54 | 2e-06 | 4e-06 |" in md
+    assert "| ddpg-none | 1 of 10 | 0/1 [0.00, 0.79] | 0/1 | 0/1 | never | 0.00 | 0/1 | 0/1 | 0/1 | – | – | – |" in md
+
+
+def test_normaliser_clip_of_the_position(tmp_path):
+    """(x - mean) / max(std, floor) for the goal x = 0.45; the clip +5 begins at mean + 5 max(std, floor)."""
+    root, env = str(tmp_path), "SparseMountainCar-v0"
+    d0 = write(root, env, "ddpg-none", 0, [0, 0, 0, 0])
+    write_normaliser(d0, -0.52, 0.1)  # a car that never left the valley: every x right of -0.02 is seen as +5
+    d1 = write(root, env, "ddpg-none", 1, [0, 0, 0, 0])
+    write_normaliser(d1, -0.5, 0.3)
+    d2 = write(root, env, "ddpg-none", 2, [0, 0, 0, 0])
+    write_normaliser(d2, -0.5, 0.05)  # below the floor: 0.1 is used
+    z, clipped, start = ex.normaliser_check(d0)
+    assert z == pytest.approx(9.7) and clipped and start == pytest.approx(-0.02)
+    z, clipped, start = ex.normaliser_check(d1)
+    assert z == pytest.approx(0.95 / 0.3) and not clipped and start == pytest.approx(1.0)
+    assert ex.normaliser_check(d2) == pytest.approx((9.5, True, 0.0))
+    assert ex.normaliser_check(d0, x=-0.03) == pytest.approx((4.9, False, -0.02))  # just left of the clip
+    assert ex.normaliser_check(d2, x=0.0) == (5.0, True, 0.0) and not ex.normaliser_check(d2, x=-0.001)[1]  # at it: +5
+    write(root, env, "ddpg-none", 3, [0, 0, 0, 0])  # no normaliser.json: not counted
+    c = write(root, "dm_control/cartpole-swingup_sparse-v0", "ddpg-none", 0, [0, 0, 0, 0])
+    write_normaliser(c, -0.52, 0.1)  # not a MountainCar task: its dimension 0 is no position
+    write(root, env, "ddpg-param-l2", 0, [0, 0, 0, 0])
+    data = ex.load(root, l2zero=True)
+    assert [r.goal_clipped for r in data[env]["ddpg-none"]] == [True, False, True, None]
+    assert data["dm_control/cartpole-swingup_sparse-v0"]["ddpg-none"][0].goal_z is None
+    md = ex.build_table(root)  # 2 of 3 seen as +5, the goal normalised 9.5 (median), +5 from 0.0 (median of -0.02, 1, 0)
+    assert "| SparseMountainCar-v0 | ddpg-none | 3 | 2/3 | 9.50 | 0.000 [-0.020, 1.000] |" in md
+    assert "| dm_control/cartpole-swingup_sparse-v0 | ddpg-none | 1 |" not in md
+
+
+def _seeds(k, n, at=50):
+    """n finished seeds' results of which the first k solved (first at `at` steps)."""
+    return [ex.SeedResult(s, s < k, at if s < k else None, None, float(s < k), True) for s in range(n)]
+
+
+def test_rerun_contrasts_fisher_by_hand_and_pending():
+    """The rerun's verdicts: the best ddpg arm among the four with L2 0 only (ddpg-param-l2 solves more here), ties to
+    the lower median steps; Fisher's two-sided p by hand; pending until every arm of the task has all its seeds."""
+    task = ExplorationTask("SparseMountainCar-v0", 100, 0.5, 5, "goal")
+    arms = {"ddpg-param": _seeds(4, 5), "ddpg-normal": _seeds(4, 5, at=75), "ddpg-ou": _seeds(0, 5), "ddpg-none": _seeds(1, 5),
+            "meta": _seeds(0, 5), "meta-progress": _seeds(5, 5), "ddpg-param-l2": _seeds(5, 5)}
+    sums = {a: ex.summarise(a, rs) for a, rs in arms.items()}
+    lines = ex.contrasts(task, sums)
+    # [[0, 5], [4, 1]]: of the C(10, 4) = 210 tables, 5 as probable as the observed (0 solved) and 5 at the other end
+    p_meta = 2 * 5 / math.comb(10, 4)
+    assert ex.fisher_exact(0, 5, 4, 1) == pytest.approx(p_meta) and p_meta < 0.05
+    assert lines == [
+        f"| SparseMountainCar-v0 | meta vs ddpg-param (the best ddpg arm) | 0/5, 4/5 | {ex._p(p_meta)} | worse |",
+        "| SparseMountainCar-v0 | meta-progress vs ddpg-param (the best ddpg arm) | 5/5, 4/5 | 1.000 | not distinguishable |",
+        f"| SparseMountainCar-v0 | meta-progress vs meta | 5/5, 0/5 | {ex._p(2 / math.comb(10, 5))} | better |",
+        "| SparseMountainCar-v0 | ddpg-param vs ddpg-param-l2 | 4/5, 5/5 | 1.000 | not distinguishable |"]
+    assert ex._p(p_meta) == "0.048"
+    sums["meta-progress"] = ex.summarise("meta-progress", _seeds(4, 4))  # one seed short: the whole task is pending
+    assert ex.contrasts(task, sums) == [f"| SparseMountainCar-v0 | {c} | – | – | pending: 34 of 35 runs done |" for c in (
+        "meta vs the best ddpg arm", "meta-progress vs the best ddpg arm", "meta-progress vs meta", "ddpg-param vs ddpg-param-l2")]
+    del sums["ddpg-param-l2"]  # an arm not started counts as 0 done
+    assert ex.contrasts(task, sums)[0].endswith("pending: 29 of 35 runs done |")
+    other = task._replace(env_id="SparseHalfCheetah-v5")  # no L2 control there
+    assert len(ex.contrasts(other, {a: s for a, s in sums.items()})) == 3
+
+
+def test_rerun_table_end_to_end(tmp_path, capsys):
+    """A complete task (every arm of MountainCarContinuous-v0, 10 seeds) gets its verdicts; an incomplete one says
+    pending with its runs done; a run that has only started (no config.json yet) is neither counted nor named."""
+    root = str(tmp_path)
+    solved = {"ddpg-param": 8, "ddpg-normal": 0, "ddpg-ou": 0, "ddpg-none": 0, "meta": 0, "meta-progress": 10}
+    for arm, k in solved.items():
+        for s in range(10):
+            write(root, "MountainCarContinuous-v0", arm, s, [0, 0, 1, 1] if s < k else [0, 0, 0, 0])
+    for s in range(3):
+        write(root, "SparseMountainCar-v0", "meta", s, [0, 0, 0, 0])
+    write(root, "SparseMountainCar-v0", "meta", 3, [0, 0, 0, 0], done=False)
+    os.makedirs(os.path.join(root, "SparseMountainCar-v0", "meta", "seed-4"))  # just started: a lock, no config.json
+    open(os.path.join(root, "SparseMountainCar-v0", "meta", "seed-4", ".lock"), "w").close()
+    assert ex.main([root, "--figure", str(tmp_path / "fig")]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and os.path.getsize(str(tmp_path / "fig.png")) > 1000
+    p8 = 2 * math.comb(10, 8) / math.comb(20, 8)  # 0/10 against 8/10: the two extreme tables of 125,970
+    assert f"| MountainCarContinuous-v0 | meta vs ddpg-param (the best ddpg arm) | 0/10, 8/10 | {ex._p(p8)} | worse |" in out
+    assert "| MountainCarContinuous-v0 | meta-progress vs ddpg-param (the best ddpg arm) | 10/10, 8/10 | 0.474 | not distinguishable |" in out
+    assert f"| MountainCarContinuous-v0 | meta-progress vs meta | 10/10, 0/10 | {ex._p(2 / 184756)} | better |" in out
+    assert "| SparseMountainCar-v0 | meta | 3 of 10 | 0/3 [0.00, 0.56] |" in out
+    assert "| SparseMountainCar-v0 | meta-progress vs meta | – | – | pending: 3 of 70 runs done |" in out
+    assert "| dm_control/cartpole-swingup_sparse-v0 | meta vs the best ddpg arm | – | – | pending: 0 of 70 runs done |" in out
+    assert "MountainCarContinuous-v0 | ddpg-param vs" not in out  # no L2 control on that task

@@ -17,10 +17,14 @@ kernel to ~1e-33, every hidden unit of its last layer goes dead, and Q no longer
 the actor's gradient is exactly 0 and nothing found later can be learned. A run's critic has collapsed from the first
 logged epoch after which `reference_Q_std` (Q's spread over the fixed reference batch of states and actions) stays
 below COLLAPSE_STD to the end.
+
+The rerun with critic L2 0 (the same command on results/exploration-l2zero; told apart by its arms, is_l2zero) is
+reported as its README pre-registered: the seeds done of those due per arm, verdicts "pending" until a task is done
+(contrasts), the critic's collapse by `critic/active_frac` (ACTIVE_RULE; the first suite's rule beside it as "Q flat"),
+the meta arms' progress (progress_stats) and, on the MountainCar tasks, the final normaliser's clip (normaliser_check).
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -30,12 +34,15 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.analysis.results import final_score, load_run_or_skip, markdown_main, skip
+from baselines_meta.analysis.results import final_score, fisher_exact, load_run_or_skip, markdown_main, progress_column, progress_rows, run_config, skip, wilson
 
 PROG = "baselines_meta.analysis.exploration"
 ALPHA = 0.05
 COLLAPSE_STD = 1e-6  # the suite's runs end with reference_Q_std either below 1e-7 (collapsed) or above 1e-5
 ARMS = ("ddpg-param", "ddpg-normal", "ddpg-ou", "ddpg-none", "meta", "meta-variance", "meta-student")
+ARMS_L2ZERO = ("ddpg-param", "ddpg-normal", "ddpg-ou", "ddpg-none", "meta", "meta-progress", "ddpg-param-l2")
+L2_CONTROL_TASKS = ("SparseMountainCar-v0", "dm_control/cartpole-swingup_sparse-v0")  # the tasks of ddpg-param-l2
+GOAL_X = 0.45  # MountainCar's goal position (gymnasium's Continuous_MountainCarEnv.goal_position)
 
 
 class SeedResult(NamedTuple):
@@ -50,6 +57,12 @@ class SeedResult(NamedTuple):
     collapsed_at: Optional[int] = None  # env steps from which the critic stayed constant to the end (never: None)
     alive_until: Optional[int] = None  # env steps of the last epoch before that (the end of the run if it never did)
     zero_frac: Optional[float] = None  # meta: the fraction of cycles with Delta exactly 0 (ddpg: None)
+    flat_at: Optional[int] = None  # the rerun: from when reference_Q_std < 1e-6 to the end (the first suite's rule)
+    progress: Optional[float] = None  # meta: the mean over epochs of meta/progress (ddpg: None)
+    progress_abs: Optional[float] = None  # meta: the median over epochs of |meta/progress|
+    goal_z: Optional[float] = None  # MountainCar: the goal's position through the final normaliser (none: None)
+    goal_clipped: Optional[bool] = None  # MountainCar: goal_z >= the clip (the goal is seen as +clip)
+    clip_from: Optional[float] = None  # MountainCar: the position from which the final normaliser gives +clip
 
 
 def env_dir(env_id: str) -> str:
@@ -59,41 +72,28 @@ def env_dir(env_id: str) -> str:
 
 def discovered_at(run_dir: str) -> Optional[int]:
     """The first logged `explore/discovered_at` of a run (None when it never discovered the reward)."""
-    path = os.path.join(run_dir, "progress.csv")
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            v = row.get("explore/discovered_at", "")
-            if v not in ("", "nan", None) and math.isfinite(float(v)):
-                return int(float(v))
-    return None
+    x = progress_column(run_dir, "explore/discovered_at")
+    return int(x[0]) if x else None
 
 
-def _rows(run_dir: str) -> list[dict]:
-    path = os.path.join(run_dir, "progress.csv")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return list(csv.DictReader(f))
+# The rerun's collapse rule on one epoch (pre-registered): no unit of the critic's last hidden layer varies over the
+# reference batch (a dead ReLU and a unit whose input kernels shrank away alike); the first suite's is the default.
+ACTIVE_RULE = ("critic/active_frac", lambda active_frac: active_frac == 0.0)
 
 
-def _num(v) -> float:
-    return float(v) if v not in ("", None) else math.nan
-
-
-def collapse(run_dir: str) -> tuple[Optional[int], int]:
+def collapse(run_dir: str, key: str = "reference_Q_std", dead=lambda q_std: q_std < COLLAPSE_STD) -> tuple[Optional[int], int]:
     """(collapsed at, alive until): the env steps (total/steps) of the first logged epoch from which the student's
-    critic stayed constant over the reference batch to the end (reference_Q_std < COLLAPSE_STD in that row and every
-    later one; None if the last logged epoch's critic is alive), and those of the row before it (0 before the first
-    row; the last step at which the critic is known alive). Rows without a finite value are skipped."""
+    critic stayed dead to the end (dead(the key's value) in that row and every later one; None if the last logged
+    epoch's critic is alive), and those of the row before it (0 before the first row; the last step at which the
+    critic is known alive). Rows without a finite value are skipped. The first suite's rule: reference_Q_std below
+    COLLAPSE_STD (the default); the rerun's: collapse(run_dir, *ACTIVE_RULE)."""
     at, alive, prev = None, 0, 0
-    for row in _rows(run_dir):
-        q = _num(row.get("reference_Q_std"))
+    for row in progress_rows(run_dir):
+        q = float(row.get(key) or "nan")
         if not math.isfinite(q):
             continue
         steps = int(float(row["total/steps"]))
-        if q < COLLAPSE_STD:
+        if dead(q):
             if at is None:
                 at, alive = steps, prev
         else:
@@ -110,54 +110,50 @@ def collapsed_at(run_dir: str) -> Optional[int]:
 def zero_fraction(run_dir: str) -> Optional[float]:
     """A meta run's fraction of cycles whose meta reward was exactly 0: the mean over epochs of meta/reward_zero_frac
     (each epoch's fraction of its cycles; None for a run that logs none, i.e. ddpg)."""
-    x = [_num(r.get("meta/reward_zero_frac")) for r in _rows(run_dir)]
-    x = [v for v in x if math.isfinite(v)]
+    x = progress_column(run_dir, "meta/reward_zero_frac")
     return float(np.mean(x)) if x else None
 
 
-def run_config(run_dir: str) -> Optional[dict]:
-    """A run's config.json; None (named on stderr) when it is missing or damaged."""
+def progress_stats(run_dir: str) -> tuple[Optional[float], Optional[float]]:
+    """A meta run's progress (meta.rewards.progress: how much the look-ahead update lowered D0's mean squared TD error
+    against fixed targets; measured in every look-ahead, whatever the teacher's reward): (the mean, the median of |.|)
+    over epochs of meta/progress (or meta/progress_mean), each epoch's mean over its cycles; (None, None) for ddpg."""
+    x = progress_column(run_dir, "meta/progress") or progress_column(run_dir, "meta/progress_mean")
+    return (float(np.mean(x)), float(np.median(np.abs(x)))) if x else (None, None)
+
+
+def normaliser_check(run_dir: str, x: float = GOAL_X) -> tuple[Optional[float], Optional[bool], Optional[float]]:
+    """What a MountainCar run's final observation normaliser (normaliser.json, at the run's end) makes of the position
+    (observation dimension 0): (z, clipped, clip_from): z = (x - mean) / max(std, floor) the position x normalised (the
+    std is floored at sqrt(1e-2) = 0.1 by common.normalizer, and written floored), clipped: z >= clip (x is seen as
+    +clip, as is every position beyond it), clip_from = mean + clip * max(std, floor). None x 3 without the file."""
     try:
-        with open(os.path.join(run_dir, "config.json")) as f:
-            cfg = json.load(f)
-        cfg["env_id"], cfg["alg"], int(cfg["seed"])  # noqa: B018
-        return cfg
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        skip(PROG, run_dir, f"config.json: {type(e).__name__}: {e}")
-        return None
+        with open(os.path.join(run_dir, "normaliser.json")) as f:
+            n = json.load(f)
+        mean, std, clip = float(n["mean"][0]), max(float(n["std"][0]), float(n.get("std_floor", 0.1))), float(n["clip"])
+    except FileNotFoundError:
+        return None, None, None
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        skip(PROG, run_dir, f"normaliser.json: {type(e).__name__}: {e}")
+        return None, None, None
+    z = (x - mean) / std
+    return z, bool(z >= clip), mean + clip * std
 
 
-def seed_result(run_dir: str, bar: float) -> Optional[SeedResult]:
-    """The metrics of one run directory (None without evaluations, or with a damaged file: named on stderr)."""
-    cfg = run_config(run_dir)
+def seed_result(run_dir: str, bar: float, l2zero: bool = False) -> Optional[SeedResult]:
+    """The metrics of one run directory (None without evaluations, or with a damaged file: named on stderr); l2zero:
+    the rerun's collapse rule (ACTIVE_RULE), with the first suite's as flat_at."""
+    cfg = run_config(run_dir, PROG)
     r = load_run_or_skip(run_dir, cfg["env_id"], cfg["alg"], int(cfg["seed"]), PROG) if cfg else None
     if r is None:
         return None
     above = np.flatnonzero(r.returns > bar)
     final = final_score(r)
+    flat = collapse(run_dir)
+    norm = normaliser_check(run_dir) if "MountainCar" in cfg["env_id"] else (None, None, None)
     return SeedResult(int(cfg["seed"]), bool(final > bar), int(r.steps[above[0]]) if above.size else None,
-                      discovered_at(run_dir), final, r.done, *collapse(run_dir), zero_fraction(run_dir))
-
-
-def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """The Wilson score 95% interval of a proportion k / n."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def fisher_exact(a: int, b: int, c: int, d: int) -> float:
-    """Two-sided p of Fisher's exact test on the table [[a, b], [c, d]] (the tables as probable as or less probable
-    than the observed one, with the margins fixed)."""
-    n1, n2, k = a + b, c + d, a + c
-    def prob(x: int) -> float:
-        return math.comb(n1, x) * math.comb(n2, k - x) / math.comb(n1 + n2, k)
-    observed = prob(a)
-    lo, hi = max(0, k - n2), min(k, n1)
-    return min(1.0, sum(p for p in (prob(x) for x in range(lo, hi + 1)) if p <= observed * (1 + 1e-9)))
+                      discovered_at(run_dir), final, r.done, *(collapse(run_dir, *ACTIVE_RULE) if l2zero else flat),
+                      zero_fraction(run_dir), flat[0] if l2zero else None, *progress_stats(run_dir), *norm)
 
 
 def median_steps(results: list[SeedResult]) -> Optional[float]:
@@ -183,13 +179,17 @@ class ArmSummary(NamedTuple):
     collapsed: int = 0  # seeds whose critic collapsed
     discovered_alive: int = 0  # seeds that discovered the reward by the last epoch their critic was known alive
     zero_frac: Optional[float] = None  # meta: the mean over seeds of the fraction of cycles with Delta exactly 0
+    flat: int = 0  # the rerun: seeds whose reference_Q_std stayed below 1e-6 to the end (the first suite's rule)
+    progress: Optional[float] = None  # meta: the mean over seeds of the run's mean meta/progress
+    progress_abs: Optional[float] = None  # meta: the median over seeds of the run's median |meta/progress|
 
 
 def summarise(arm: str, results: list[SeedResult]) -> ArmSummary:
     """An arm's fraction solved (with its Wilson interval), ever solved, median steps, discovery, final return, and
-    the diagnostics: critics collapsed, discoveries made while the critic was alive, the fraction of Delta = 0."""
+    the diagnostics: critics collapsed (and Q flat), discoveries made while the critic was alive, the fraction of
+    Delta = 0, the progress and its scale."""
     k = sum(r.solved for r in results)
-    zf = [r.zero_frac for r in results if r.zero_frac is not None]
+    zf, pr = [r.zero_frac for r in results if r.zero_frac is not None], [r for r in results if r.progress is not None]
     # a discovery in the epoch the critic collapsed in is not counted: it may have come after
     alive = sum(r.discovered_at is not None and (r.collapsed_at is None or r.discovered_at <= r.alive_until)
                 for r in results)
@@ -197,33 +197,47 @@ def summarise(arm: str, results: list[SeedResult]) -> ArmSummary:
                       median_steps(results), sum(r.discovered_at is not None for r in results),
                       float(np.mean([r.final for r in results])) if results else float("nan"),
                       sum(r.collapsed_at is not None for r in results), alive,
-                      float(np.mean(zf)) if zf else None)
+                      float(np.mean(zf)) if zf else None, sum(r.flat_at is not None for r in results),
+                      float(np.mean([r.progress for r in pr])) if pr else None,
+                      float(np.median([r.progress_abs for r in pr])) if pr else None)
 
 
-def best_ddpg(summaries: list[ArmSummary]) -> Optional[ArmSummary]:
-    """The ddpg arm with the highest fraction solved; ties: the lower median steps to solve (never last)."""
-    ddpg = [s for s in summaries if s.arm.startswith("ddpg") and s.n]
+def best_ddpg(summaries: list[ArmSummary], among: Optional[tuple] = None) -> Optional[ArmSummary]:
+    """The ddpg arm (one of `among` when given) with the highest fraction solved; ties: the lower median steps to
+    solve (never last)."""
+    ddpg = [s for s in summaries if (s.arm in among if among else s.arm.startswith("ddpg")) and s.n]
     if not ddpg:
         return None
     return min(ddpg, key=lambda s: (-s.solved / s.n, s.median_steps if s.median_steps is not None else math.inf))
 
 
 def verdict(meta: ArmSummary, ddpg: ArmSummary) -> tuple[float, str]:
-    """(p, words): a meta arm against the best ddpg arm on the fraction solved, Fisher's exact test."""
+    """(p, words): a meta arm against the best ddpg arm (or any arm against another) on the fraction solved, Fisher's
+    exact test; words: the first arm is better, worse, or not distinguishable."""
     p = fisher_exact(meta.solved, meta.n - meta.solved, ddpg.solved, ddpg.n - ddpg.solved)
     if p >= ALPHA:
         return p, "not distinguishable"
     return p, "better" if meta.solved / meta.n > ddpg.solved / ddpg.n else "worse"
 
 
-def load(root: str) -> dict[str, dict[str, list[SeedResult]]]:
-    """env id -> arm -> the finished seeds' results, for the suite's tasks found under root."""
+def is_l2zero(root: str) -> bool:
+    """Whether root holds the rerun with critic L2 0: some task has an arm only it has (meta-progress, ddpg-param-l2)."""
+    return any(os.path.isdir(os.path.join(root, env_dir(t.env_id), a)) for t in paper.EXPLORATION for a in set(ARMS_L2ZERO) - set(ARMS))
+
+
+def l2zero_arms(env_id: str) -> tuple:
+    """The rerun's arms on a task (ddpg-param-l2 only on L2_CONTROL_TASKS)."""
+    return tuple(a for a in ARMS_L2ZERO if a != "ddpg-param-l2" or env_id in L2_CONTROL_TASKS)
+
+
+def load(root: str, l2zero: bool = False) -> dict[str, dict[str, list[SeedResult]]]:
+    """env id -> arm -> the finished seeds' results, for the suite's tasks found under root (l2zero: seed_result's)."""
     out: dict = {}
     for task in paper.EXPLORATION:
         d = os.path.join(root, env_dir(task.env_id))
         for arm in sorted(os.listdir(d)) if os.path.isdir(d) else []:
             ad = os.path.join(d, arm)
-            rs = [seed_result(os.path.join(ad, s), task.bar) for s in sorted(os.listdir(ad)) if s.startswith("seed-")]
+            rs = [seed_result(os.path.join(ad, s), task.bar, l2zero) for s in sorted(os.listdir(ad)) if s.startswith("seed-")]
             rs = [r for r in rs if r is not None and r.done]
             if rs:
                 out.setdefault(task.env_id, {})[arm] = rs
@@ -239,8 +253,14 @@ def _steps(x: Optional[float]) -> str:
     return "never" if x is None else f"{x:,.0f}"
 
 
+def _g(x: Optional[float], fmt: str = ".2g") -> str:
+    return "–" if x is None else f"{x:{fmt}}"
+
+
 def build_table(root: str) -> str:
-    """results/exploration/table.md: per task and arm, then the verdicts."""
+    """results/exploration/table.md: per task and arm, then the verdicts (the rerun's root: build_table_l2zero)."""
+    if is_l2zero(root):
+        return build_table_l2zero(root)
     data = load(root)
     if not data:
         raise SystemExit(f"baselines_meta.analysis.exploration: error: no finished runs under {root}")
@@ -257,8 +277,7 @@ def build_table(root: str) -> str:
         for s in sums:
             lines.append(f"| {task.env_id} | {s.arm} | {s.n} | {s.solved}/{s.n} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] | "
                          f"{s.ever}/{s.n} | {s.discovered}/{s.n} | {_steps(s.median_steps)} | {s.final:.2f} | "
-                         f"{s.collapsed}/{s.n} | {s.discovered_alive}/{s.n} | "
-                         f"{'–' if s.zero_frac is None else f'{s.zero_frac:.2f}'} |")
+                         f"{s.collapsed}/{s.n} | {s.discovered_alive}/{s.n} | {_g(s.zero_frac, '.2f')} |")
         best = best_ddpg(sums)
         for s in sums:
             if best is not None and s.arm.startswith("meta"):
@@ -268,13 +287,63 @@ def build_table(root: str) -> str:
     return "\n".join(lines + [""] + v_lines) + "\n"
 
 
+def contrasts(task: paper.ExplorationTask, sums: dict[str, ArmSummary]) -> list[str]:
+    """The rerun's verdict lines of a task (fraction solved, Fisher's exact test): meta and meta-progress each against
+    the best of the four ddpg arms with L2 0, meta-progress against meta, and where the task has it the same-commit L2
+    contrast, ddpg-param against ddpg-param-l2; "pending" with the runs done of those due until the task is done."""
+    arms = l2zero_arms(task.env_id)
+    pairs = [("meta", None), ("meta-progress", None), ("meta-progress", "meta")] + [("ddpg-param", a) for a in arms if a.endswith("-l2")]
+    done, due = sum(min(sums[a].n, task.seeds) for a in arms if a in sums), len(arms) * task.seeds
+    if done < due:
+        return [f"| {task.env_id} | {a} vs {b or 'the best ddpg arm'} | – | – | pending: {done} of {due} runs done |" for a, b in pairs]
+    best, out = best_ddpg(list(sums.values()), among=ARMS_L2ZERO[:4]), []
+    for a, b in pairs:
+        x, y = sums[a], sums[b] if b else best
+        p, words = verdict(x, y)
+        out.append(f"| {task.env_id} | {a} vs {y.arm}{'' if b else ' (the best ddpg arm)'} | {x.solved}/{x.n}, {y.solved}/{y.n} | "
+                   f"{_p(p)} | {words} |")
+    return out
+
+
+def build_table_l2zero(root: str) -> str:
+    """results/exploration-l2zero/table.md: per task and arm, the final normaliser's clip on MountainCar, contrasts()."""
+    data = load(root, l2zero=True)
+    if not data:
+        raise SystemExit(f"baselines_meta.analysis.exploration: error: no finished runs under {root}")
+    lines = ["## Per task and arm (finished runs; the protocol: results/exploration-l2zero/README.md)", "",
+             "| task | arm | done | solved [Wilson 95%] | ever solved | discovered the reward | median steps to solve | "
+             "final return (mean) | critic collapsed (active_frac 0 to the end) | Q flat (reference_Q_std < 1e-6 to the end) | "
+             "discovered, critic alive | Δ = 0 (cycles) | progress (mean) | progress (median abs) |",
+             "| --- | --- | ---: | --- |" + " ---: |" * 10]
+    n_lines = [f"## The final observation normaliser on the MountainCar tasks: the position (clip ±5; goal x = {GOAL_X})", "",
+               "| task | arm | runs | the goal seen as +5 | the goal normalised (median) | +5 from x (median [min, max]) |",
+               "| --- | --- | ---: | ---: | ---: | --- |"]
+    v_lines = ["## Verdicts (fraction solved, Fisher's exact test, two-sided, α = 0.05; pending until the task is done)", "",
+               "| task | contrast | solved (first, second) | p | verdict |", "| --- | --- | --- | ---: | --- |"]
+    for task in paper.EXPLORATION:
+        arms = data.get(task.env_id, {})
+        sums = {a: summarise(a, arms[a]) for a in [a for a in ARMS_L2ZERO if a in arms] + sorted(set(arms) - set(ARMS_L2ZERO))}
+        for s in sums.values():
+            lines.append(f"| {task.env_id} | {s.arm} | {s.n} of {task.seeds} | {s.solved}/{s.n} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] | "
+                         f"{s.ever}/{s.n} | {s.discovered}/{s.n} | {_steps(s.median_steps)} | {s.final:.2f} | "
+                         f"{s.collapsed}/{s.n} | {s.flat}/{s.n} | {s.discovered_alive}/{s.n} | {_g(s.zero_frac, '.2f')} | "
+                         f"{_g(s.progress)} | {_g(s.progress_abs)} |")
+            ns = [r for r in arms[s.arm] if r.goal_z is not None]  # the normaliser check (normaliser_check) over seeds
+            c = [r.clip_from for r in ns]
+            if ns:
+                n_lines.append(f"| {task.env_id} | {s.arm} | {len(ns)} | {sum(r.goal_clipped for r in ns)}/{len(ns)} | "
+                               f"{np.median([r.goal_z for r in ns]):.2f} | {np.median(c):.3f} [{min(c):.3f}, {max(c):.3f}] |")
+        v_lines += contrasts(task, sums)
+    return "\n".join(lines + [""] + n_lines + [""] + v_lines) + "\n"
+
+
 def solved_curve(root: str, env_id: str, arm: str, bar: float) -> tuple[np.ndarray, np.ndarray]:
     """The fraction of an arm's finished seeds whose evaluation mean beats the bar, at each evaluation step (the
     first seed's steps): steps [E], fractions [E]."""
     d = os.path.join(root, env_dir(env_id), arm)
     runs = []
     for s in sorted(os.listdir(d)):
-        cfg = run_config(os.path.join(d, s))
+        cfg = run_config(os.path.join(d, s), PROG)
         r = load_run_or_skip(os.path.join(d, s), env_id, arm, int(cfg["seed"]), PROG) if cfg else None
         if r is not None and r.done:
             runs.append(r)
@@ -283,7 +352,7 @@ def solved_curve(root: str, env_id: str, arm: str, bar: float) -> tuple[np.ndarr
 
 
 def figure(root: str, out_stem: str) -> list[str]:
-    """The fraction of seeds solved against env steps, one panel per task, one line per arm."""
+    """The fraction of seeds solved against env steps, one panel per task, one line per arm (the rerun's: its arms)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,13 +361,16 @@ def figure(root: str, out_stem: str) -> list[str]:
 
     from baselines_meta.analysis.figures import save
 
-    data = load(root)
+    l2zero = is_l2zero(root)
+    data = load(root, l2zero)
     tasks = [t for t in paper.EXPLORATION if t.env_id in data]
     fig, axes = plt.subplots(1, max(1, len(tasks)), figsize=(4.2 * max(1, len(tasks)), 3.4), squeeze=False)
     for ax, task in zip(axes[0], tasks):
-        for arm in [a for a in ARMS if a in data[task.env_id]]:
+        for arm in [a for a in (ARMS_L2ZERO if l2zero else ARMS) if a in data[task.env_id]]:
             steps, frac = solved_curve(root, task.env_id, arm, task.bar)
-            ax.step(steps, frac, where="post", label=arm, ls="--" if arm.startswith("ddpg") else "-")
+            k = len(data[task.env_id][arm])  # the rerun's unfinished arms say so: (k of n)
+            ax.step(steps, frac, where="post", label=arm + (f" ({k} of {task.seeds})" if l2zero and k < task.seeds else ""),
+                    ls=":" if arm.endswith("-l2") else "--" if arm.startswith("ddpg") else "-")
         ax.set_title(task.env_id.split("/")[-1], fontsize=9)
         ax.set_xlabel("env steps")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k" if x else "0"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
 from typing import NamedTuple, Optional
@@ -131,6 +132,21 @@ def skip(prog: str, d: str, reason: str) -> None:
         print(f"{prog}: skipping {d}: {reason}", file=sys.stderr)
 
 
+def run_config(run_dir: str, prog: str = "baselines_meta") -> Optional[dict]:
+    """A run's config.json; None (named on stderr) when it is missing or damaged, silently in a run that has not
+    written it yet (no config.json and no DONE: just started)."""
+    if not any(os.path.exists(os.path.join(run_dir, f)) for f in ("config.json", "DONE")):
+        return None
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            cfg = json.load(f)
+        cfg["env_id"], cfg["alg"], int(cfg["seed"])  # noqa: B018
+        return cfg
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        skip(prog, run_dir, f"config.json: {type(e).__name__}: {e}")
+        return None
+
+
 def load_run_or_skip(d: str, env: str, alg: str, seed: int, prog: str) -> Optional[Run]:
     """load_run, or None with one line `<prog>: skipping <d>: <reason>` on stderr for a run with a damaged file."""
     try:
@@ -190,6 +206,41 @@ def progress_mean(r: Run, key: str, last_epochs: Optional[int] = None) -> float:
         vals = [float(row[key]) for row in csv.DictReader(f) if row.get(key) not in (None, "", "nan")]
     vals = vals[-last_epochs:] if last_epochs else vals
     return float(np.mean(vals)) if vals else float("nan")
+
+
+def progress_rows(d: str) -> list[dict]:
+    """A run directory's progress.csv rows, one dict of strings an epoch ([] without the file)."""
+    path = os.path.join(d, "progress.csv")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def progress_column(d: str, key: str) -> list[float]:
+    """The finite values of a run directory's progress.csv column, epoch by epoch ([] when it logs none)."""
+    return [v for v in (float(r.get(key) or "nan") for r in progress_rows(d)) if math.isfinite(v)]
+
+
+def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The Wilson score 95% interval of a proportion k / n."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def fisher_exact(a: int, b: int, c: int, d: int) -> float:
+    """Two-sided p of Fisher's exact test on the table [[a, b], [c, d]] (the tables as probable as or less probable
+    than the observed one, with the margins fixed)."""
+    n1, n2, k = a + b, c + d, a + c
+    def prob(x: int) -> float:
+        return math.comb(n1, x) * math.comb(n2, k - x) / math.comb(n1 + n2, k)
+    observed = prob(a)
+    lo, hi = max(0, k - n2), min(k, n1)
+    return min(1.0, sum(p for p in (prob(x) for x in range(lo, hi + 1)) if p <= observed * (1 + 1e-9)))
 
 
 def control_arm_runs(main_root: str, controls_root: str, prog: str = "baselines_meta") -> dict[str, list[Run]]:
