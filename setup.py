@@ -26,7 +26,7 @@ setup(
         "matplotlib>=3.8,<4",
     ],
     extras_require={
-        "test": ["pytest>=8,<10", "ruff>=0.6,<1", *ANALYSIS, *DM_CONTROL],  # the tests cover the analysis and dm_control
+        "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "ruff>=0.6,<1", *ANALYSIS, *DM_CONTROL],  # the tests cover the analysis and dm_control
         "analysis": ANALYSIS,  # Table 2 (d) with rliable, Figure 4 (t-SNE, kernel density)
         "video": ["imageio-ffmpeg>=0.4,<1"],
         "dm_control": DM_CONTROL,

@@ -44,6 +44,9 @@ class TrainResult(NamedTuple):
 def quiet_tf() -> None:
     """Import TensorFlow with its C++ start-up lines hidden (unless TF_CPP_MIN_LOG_LEVEL is set)."""
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # bit-identical results across runs and ranks
+    # tf.keras as tf_keras (which the package uses; it never uses tf.keras): TensorFlow then does not import Keras 3
+    # and scikit-learn with it, about 1 s of every process's start-up
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
     if "TF_CPP_MIN_LOG_LEVEL" in os.environ:  # the user chose what TensorFlow may print
         return
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"

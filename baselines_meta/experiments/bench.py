@@ -37,6 +37,7 @@ from baselines_meta.experiments import bench_mpi
 def _quiet():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # as api.quiet_tf
 
 
 def peak_rss_mb() -> float:
