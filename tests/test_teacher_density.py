@@ -67,7 +67,9 @@ def test_constant_meta_reward_leaves_the_log_std_unbiased_after_a_look_ahead(kin
     fixed = np.array([_log_std_bias_grad(T, _flat_grad(T, obs, raw, s))
                       for raw, s in zip(draws, sampled, strict=True)])
     assert abs(_z(fixed)) < 3.0, (kind, lookahead, fixed.mean(), _z(fixed))
-    old = [T.current(obs, raw) for raw in draws[:200]]  # scored under the teacher as it is after the look-ahead
+    # scored under the teacher as it is after the look-ahead: 200 draws in one call, split back into D0s of 8
+    now = T.current(np.tile(obs, (200, 1)), np.concatenate(draws[:200]))
+    old = [teacher_mod.Sampled(m, lp) for m, lp in zip(np.split(now.means, 200), np.split(now.logp, 200), strict=True)]
     before_fix = np.array([_log_std_bias_grad(T, _flat_grad(T, obs, raw, s))
                            for raw, s in zip(draws[:200], old, strict=True)])
     if kind == "variance":
