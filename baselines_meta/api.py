@@ -58,7 +58,6 @@ def quiet_tf() -> None:
     os.close(devnull)
     try:
         import tensorflow  # noqa: F401
-        import tensorflow_probability  # noqa: F401
         import tf_keras  # noqa: F401
     finally:
         os.dup2(saved, 2)

@@ -8,14 +8,15 @@ exactly as baselines multiplied its tanh output by `action_space.high`.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
-import tensorflow_probability as tfp
 import tf_keras
 
 from baselines_meta.config import NetworkConfig, TeacherConfig
 
-tfd = tfp.distributions
+if TYPE_CHECKING:  # TensorFlow Probability is imported by the teacher's distribution alone: a ddpg run never needs it
+    import tensorflow_probability as tfp
 
 
 def _final_init(cfg: NetworkConfig):
@@ -124,10 +125,12 @@ class Teacher(tf_keras.Model):
         log_std = lo + 0.5 * (hi - lo) * (raw + 1.0)
         return mean, log_std
 
-    def distribution(self, obs, sample_mean=None) -> tfd.Distribution:
+    def distribution(self, obs, sample_mean=None) -> tfp.distributions.Distribution:
         """obs [B, O] -> pi_e(.|s), a batch [B] of diagonal Gaussians over A-dim actions; sample_mean as in `mean_and_log_std`."""
+        import tensorflow_probability as tfp  # here, not at the top: about 0.5 s of every ddpg run's start-up
+
         mean, log_std = self.mean_and_log_std(obs, sample_mean)
-        return tfd.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(log_std))
+        return tfp.distributions.MultivariateNormalDiag(loc=mean, scale_diag=tf.exp(log_std))
 
     def own_variables(self) -> list[tf.Variable]:
         """The teacher's parameters theta_e (never the student's actor, even in the 'variance' form)."""
