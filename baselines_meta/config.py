@@ -315,7 +315,7 @@ class RunConfig:
     mpi_exchange: Literal["auto", "batches", "grads"] = opt(
         "auto", "how MPI ranks combine their updates: batches: one Allgather of every rank's minibatches per group of "
                 "gradient steps, then every rank runs the same fused steps on their union; grads: an Allreduce of "
-                "the gradients at every step; auto: the faster by the cost model fitted here (results/bench/"
+                "the gradients at every step; auto: the faster by the cost model fitted on the project's 2-core machine (results/bench/"
                 "mpi_scaling.md)")
     ddpg: DDPGConfig = field(default_factory=DDPGConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)

@@ -1,4 +1,4 @@
-"""The package's layers, as the README's layout section lists them: every import (module-level, function-level and
+"""The package's layers, as docs/architecture.md lists them: every import (module-level, function-level and
 type-checking ones) points to the same layer or one below; analysis imports no training code; no class over 150
 lines, no module over 400."""
 import ast
@@ -35,7 +35,7 @@ def layer_of(module: str) -> str:
     for name, heads in LAYERS:
         if head in heads:
             return name
-    raise AssertionError(f"{module} is in no layer: add it to the README's layout and to LAYERS")
+    raise AssertionError(f"{module} is in no layer: add it to docs/architecture.md and to LAYERS")
 
 
 def rank(layer: str) -> int:
