@@ -170,6 +170,30 @@ def test_snapshot_restores_student_exactly():
         np.testing.assert_array_equal(b, v.numpy())
 
 
+def test_snapshot_restores_the_return_statistics_under_popart():
+    """--popart --lookahead copy: the look-ahead's PopArt steps move the return statistics and rescale the critic's
+    output layer; the restored student has both back, so its denormalised Q is what it was (before the fix the layer
+    came back without the statistics and Q shifted by about the statistics' move)."""
+    from baselines_meta.common.replay import Batch
+    from baselines_meta.ddpg.learner import popart_step
+
+    L = DDPGLearner(O, A, DDPGConfig(noise_type="none", normalize_returns=True, popart=True))
+    rng = np.random.default_rng(0)
+    b = Batch(*[np.asarray(x, np.float32) for x in (rng.normal(size=(64, O)), rng.uniform(-1, 1, (64, A)),
+                                                    rng.normal(size=(64, 1)) - 300.0, rng.normal(size=(64, O)),
+                                                    np.zeros((64, 1)))])
+    q = lambda: L.critic_output(b.obs0, b.actions).numpy() * L.ret_rms.std.numpy() + L.ret_rms.mean.numpy()  # noqa: E731
+    q_before, stats_before = q(), L.ret_rms.get_state()
+    snap = StudentSnapshot(L)
+    for _ in range(3):
+        popart_step(L, b)
+        Trainer(L).step_one(b)
+    assert float(L.ret_rms.mean.numpy()[0]) < -10  # the look-ahead moved the statistics
+    snap.restore()
+    np.testing.assert_array_equal(L.ret_rms.get_state()["sum"], stats_before["sum"])
+    np.testing.assert_allclose(q(), q_before, rtol=0, atol=1e-5)
+
+
 def _grads(T, obs, act, logp, r):
     """(loss, flat gradient) of one teacher step on D0 with meta reward r, the sampler's means 0."""
     logp = np.asarray(logp, np.float32)

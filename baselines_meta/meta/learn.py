@@ -34,11 +34,17 @@ class StudentSnapshot:
         self.vars = (list(learner.sync_variables()) + list(learner.actor_opt.variables) +
                      list(learner.critic_opt.variables) + [learner.train_steps])
         self.values = [v.numpy() for v in self.vars]
+        # --popart: the look-ahead's steps move the return statistics too (and rescale the critic's output layer to
+        # match): restoring the layer without them would shift every denormalised Q
+        self.ret_rms = learner.ret_rms
+        self.ret_state = learner.ret_rms.get_state() if learner.ret_rms is not None else None
 
     def restore(self) -> None:
         """Put the student back as it was when the snapshot was taken (undo the look-ahead)."""
         for v, x in zip(self.vars, self.values, strict=True):
             v.assign(x)
+        if self.ret_state is not None:
+            self.ret_rms.set_state(self.ret_state)
 
 
 class MetaParts(NamedTuple):
