@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from baselines_meta.analysis import exploration as ex
+from baselines_meta.analysis import exploration_runs as er
 from baselines_meta.paper import ExplorationTask, exploration_task
 
 
@@ -92,9 +93,9 @@ def test_critic_collapse_and_zero_meta_rewards(tmp_path):
     progress(d1, [0.02, 4e-8, 0.0, 0.0], zero=[0.0, 0.0, 1.0, 1.0], discovered=[None, 40, 40, 40])
     d2 = write(root, env, "ddpg-none", 0, [0, 0, 0, 0])  # alive to the end (a nan row skipped), no meta column
     progress(d2, [0.0, 0.0, 2e-6, "nan"])
-    assert (ex.collapse(d0), ex.collapse(d1), ex.collapse(d2)) == ((100, 75), (50, 25), (None, 75))
-    assert (ex.collapsed_at(d0), ex.collapsed_at(d1), ex.collapsed_at(d2)) == (100, 50, None)
-    assert ex.zero_fraction(d0) == pytest.approx(0.625) and ex.zero_fraction(d1) == 0.5 and ex.zero_fraction(d2) is None
+    assert (er.collapse(d0), er.collapse(d1), er.collapse(d2)) == ((100, 75), (50, 25), (None, 75))
+    assert (er.collapsed_at(d0), er.collapsed_at(d1), er.collapsed_at(d2)) == (100, 50, None)
+    assert er.zero_fraction(d0) == pytest.approx(0.625) and er.zero_fraction(d1) == 0.5 and er.zero_fraction(d2) is None
     m = ex.summarise("meta", ex.load(root)[env]["meta"])
     assert (m.collapsed, m.discovered, m.discovered_alive) == (2, 2, 1)
     assert m.zero_frac == pytest.approx((0.625 + 0.5) / 2)
@@ -175,8 +176,8 @@ def test_the_rerun_collapse_rule_by_active_units(tmp_path):
     # a row without the value is skipped: dead from 50 (alive until 25)
     d2 = write(root, env, "ddpg-param", 2, [0, 0, 0, 0])
     write_progress(d2, critic__active_frac=[0.5, 0.0, "nan", 0.0], reference_Q_std=[0.1, 1e-7, 1e-7, 1e-7])
-    assert [ex.collapse(d, *ex.ACTIVE_RULE) for d in (d0, d1, d2)] == [(75, 50), (None, 100), (50, 25)]
-    assert [ex.collapsed_at(d) for d in (d0, d1, d2)] == [75, 50, 50]  # the first suite's rule
+    assert [er.collapse(d, *er.ACTIVE_RULE) for d in (d0, d1, d2)] == [(75, 50), (None, 100), (50, 25)]
+    assert [er.collapsed_at(d) for d in (d0, d1, d2)] == [75, 50, 50]  # the first suite's rule
     write(root, env, "meta-progress", 0, [0, 0, 0, 0], done=False)  # marks the rerun's root; unfinished: left out
     assert ex.is_l2zero(root) and not ex.is_l2zero(str(tmp_path / "nothing"))
     rs = ex.load(root, l2zero=True)[env]["ddpg-param"]
@@ -198,16 +199,39 @@ def test_meta_signals_delta_zero_and_progress(tmp_path):
     write_progress(d1, meta__reward_zero_frac=[1.0, 1.0, None, 1.0], meta__progress_mean=[4e-6, 10e-6, 4e-6, None])
     d3 = write(root, env, "meta-progress", 3, [0, 0, 0, 0])
     write_progress(d3, meta__reward_zero_frac=[0.0, 0.0], meta__progress=[1e-5, -1e-5])
-    assert ex.zero_fraction(d0) == pytest.approx(0.625) and ex.zero_fraction(d1) == 1.0
-    assert ex.progress_stats(d0) == pytest.approx((0.0, 2e-6)) and ex.progress_stats(d1) == pytest.approx((6e-6, 4e-6))
+    assert er.zero_fraction(d0) == pytest.approx(0.625) and er.zero_fraction(d1) == 1.0
+    assert er.progress_stats(d0) == pytest.approx((0.0, 2e-6)) and er.progress_stats(d1) == pytest.approx((6e-6, 4e-6))
     d2 = write(root, env, "ddpg-none", 0, [0, 0, 0, 0])
-    assert ex.progress_stats(d2) == (None, None) and ex.zero_fraction(d2) is None
+    assert er.progress_stats(d2) == (None, None) and er.zero_fraction(d2) is None
     s = ex.summarise("meta-progress", ex.load(root, l2zero=True)[env]["meta-progress"])
     # over seeds: the mean of (0.625, 1, 0), the mean of (0, 6e-6, 0), the median of (2e-6, 4e-6, 1e-5)
     assert s.zero_frac == pytest.approx(1.625 / 3) and s.progress == pytest.approx(2e-6) and s.progress_abs == pytest.approx(4e-6)
     md = ex.build_table(root)
-    assert "| meta-progress | 3 of 10 | 0/3 [0.00, 0.56] | 0/3 | 0/3 | never | 0.00 | 0/3 | 0/3 | 0/3 | 0.54 | 2e-06 | 4e-06 |" in md
-    assert "| ddpg-none | 1 of 10 | 0/1 [0.00, 0.79] | 0/1 | 0/1 | never | 0.00 | 0/1 | 0/1 | 0/1 | – | – | – |" in md
+    assert "| meta-progress | 3 of 10 | 0/3 [0.00, 0.56] | 0/3 | 0/3 | never | 0.00 | 0/3 | 0/3 | 0/3 | 0.54 | 2e-06 | 4e-06 | 0/0 |" in md
+    assert "| ddpg-none | 1 of 10 | 0/1 [0.00, 0.79] | 0/1 | 0/1 | never | 0.00 | 0/1 | 0/1 | 0/1 | – | – | – | – |" in md
+
+
+def test_teacher_episodes_that_scored(tmp_path):
+    """The teacher's D0 episodes (meta's 0.monitor.csv) with a return above 0, summed over seeds; a return of 0 or an
+    action cost alone (below 0) did not score; no file: no episodes; ddpg arms: no cell."""
+    root, env = str(tmp_path), "MountainCarContinuous-v0"
+
+    def monitor(d, returns):
+        with open(os.path.join(d, "0.monitor.csv"), "w") as f:
+            f.write('#{"t_start": 0, "env_id": "x"}\nr,l,t\n' + "".join(f"{r},999,{i}\n" for i, r in enumerate(returns)))
+
+    monitor(write(root, env, "meta", 0, [0, 0, 0, 0]), [-3.2, 0.0, 91.5, -0.01])
+    monitor(write(root, env, "meta", 1, [0, 0, 0, 0]), [-1.0, -2.0])
+    write(root, env, "meta", 2, [0, 0, 0, 0])  # no monitor file
+    monitor(write(root, env, "ddpg-none", 0, [0, 0, 0, 0]), [95.0])
+    write(root, env, "meta-progress", 0, [0, 0, 0, 0], done=False)  # marks the rerun's root
+    assert [er.episodes_scored(os.path.join(root, env, "meta", f"seed-{s}")) for s in range(3)] == [(4, 1), (2, 0), (0, 0)]
+    data = ex.load(root, l2zero=True)[env]
+    assert ex.summarise("meta", data["meta"]).d0_episodes == (6, 1)
+    assert data["ddpg-none"][0].d0_episodes is None and ex.summarise("ddpg-none", data["ddpg-none"]).d0_episodes is None
+    md = ex.build_table(root)
+    assert "| MountainCarContinuous-v0 | meta | 3 of 10 |" in md and md.split("| meta | 3 of 10 |")[1].split("\n")[0].endswith("| 1/6 |")
+    assert md.split("| ddpg-none | 1 of 10 |")[1].split("\n")[0].endswith("| – | – | – | – |")
 
 
 def test_normaliser_clip_of_the_position(tmp_path):
@@ -219,13 +243,13 @@ def test_normaliser_clip_of_the_position(tmp_path):
     write_normaliser(d1, -0.5, 0.3)
     d2 = write(root, env, "ddpg-none", 2, [0, 0, 0, 0])
     write_normaliser(d2, -0.5, 0.05)  # below the floor: 0.1 is used
-    z, clipped, start = ex.normaliser_check(d0)
+    z, clipped, start = er.normaliser_check(d0)
     assert z == pytest.approx(9.7) and clipped and start == pytest.approx(-0.02)
-    z, clipped, start = ex.normaliser_check(d1)
+    z, clipped, start = er.normaliser_check(d1)
     assert z == pytest.approx(0.95 / 0.3) and not clipped and start == pytest.approx(1.0)
-    assert ex.normaliser_check(d2) == pytest.approx((9.5, True, 0.0))
-    assert ex.normaliser_check(d0, x=-0.03) == pytest.approx((4.9, False, -0.02))  # just left of the clip
-    assert ex.normaliser_check(d2, x=0.0) == (5.0, True, 0.0) and not ex.normaliser_check(d2, x=-0.001)[1]  # at it: +5
+    assert er.normaliser_check(d2) == pytest.approx((9.5, True, 0.0))
+    assert er.normaliser_check(d0, x=-0.03) == pytest.approx((4.9, False, -0.02))  # just left of the clip
+    assert er.normaliser_check(d2, x=0.0) == (5.0, True, 0.0) and not er.normaliser_check(d2, x=-0.001)[1]  # at it: +5
     write(root, env, "ddpg-none", 3, [0, 0, 0, 0])  # no normaliser.json: not counted
     c = write(root, "dm_control/cartpole-swingup_sparse-v0", "ddpg-none", 0, [0, 0, 0, 0])
     write_normaliser(c, -0.52, 0.1)  # not a MountainCar task: its dimension 0 is no position

@@ -16,16 +16,17 @@ collapse. On these tasks baselines' critic (LayerNorm, L2 1e-2 on its kernels) c
 kernel to ~1e-33, every hidden unit of its last layer goes dead, and Q no longer depends on the state or the action, so
 the actor's gradient is exactly 0 and nothing found later can be learned. A run's critic has collapsed from the first
 logged epoch after which `reference_Q_std` (Q's spread over the fixed reference batch of states and actions) stays
-below COLLAPSE_STD to the end.
+below exploration_runs.COLLAPSE_STD to the end.
 
 The rerun with critic L2 0 (the same command on results/exploration-l2zero; told apart by its arms, is_l2zero) is
 reported as its README pre-registered: the seeds done of those due per arm, verdicts "pending" until a task is done
 (contrasts), the critic's collapse by `critic/active_frac` (ACTIVE_RULE; the first suite's rule beside it as "Q flat"),
 the meta arms' progress (progress_stats) and, on the MountainCar tasks, the final normaliser's clip (normaliser_check).
+Added after its first three tasks, beside the verdicts: how many of the teacher's own D0 episodes found the reward
+(episodes_scored). The per-run readers live in analysis.exploration_runs.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -34,15 +35,23 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from baselines_meta import paper
-from baselines_meta.analysis.results import final_score, fisher_exact, load_run_or_skip, markdown_main, progress_column, progress_rows, run_config, skip, wilson
+from baselines_meta.analysis.exploration_runs import (
+    ACTIVE_RULE,
+    GOAL_X,
+    PROG,
+    collapse,
+    discovered_at,
+    episodes_scored,
+    normaliser_check,
+    progress_stats,
+    zero_fraction,
+)
+from baselines_meta.analysis.results import final_score, fisher_exact, load_run_or_skip, markdown_main, run_config, wilson
 
-PROG = "baselines_meta.analysis.exploration"
 ALPHA = 0.05
-COLLAPSE_STD = 1e-6  # the suite's runs end with reference_Q_std either below 1e-7 (collapsed) or above 1e-5
 ARMS = ("ddpg-param", "ddpg-normal", "ddpg-ou", "ddpg-none", "meta", "meta-variance", "meta-student")
 ARMS_L2ZERO = ("ddpg-param", "ddpg-normal", "ddpg-ou", "ddpg-none", "meta", "meta-progress", "ddpg-param-l2")
 L2_CONTROL_TASKS = ("SparseMountainCar-v0", "dm_control/cartpole-swingup_sparse-v0")  # the tasks of ddpg-param-l2
-GOAL_X = 0.45  # MountainCar's goal position (gymnasium's Continuous_MountainCarEnv.goal_position)
 
 
 class SeedResult(NamedTuple):
@@ -63,81 +72,12 @@ class SeedResult(NamedTuple):
     goal_z: Optional[float] = None  # MountainCar: the goal's position through the final normaliser (none: None)
     goal_clipped: Optional[bool] = None  # MountainCar: goal_z >= the clip (the goal is seen as +clip)
     clip_from: Optional[float] = None  # MountainCar: the position from which the final normaliser gives +clip
+    d0_episodes: Optional[tuple[int, int]] = None  # the rerun's meta arms: the teacher's D0 episodes (finished, scored)
 
 
 def env_dir(env_id: str) -> str:
     """The directory name of an env id ('/' is not allowed in one)."""
     return env_id.replace("/", "__")
-
-
-def discovered_at(run_dir: str) -> Optional[int]:
-    """The first logged `explore/discovered_at` of a run (None when it never discovered the reward)."""
-    x = progress_column(run_dir, "explore/discovered_at")
-    return int(x[0]) if x else None
-
-
-# The rerun's collapse rule on one epoch (pre-registered): no unit of the critic's last hidden layer varies over the
-# reference batch (a dead ReLU and a unit whose input kernels shrank away alike); the first suite's is the default.
-ACTIVE_RULE = ("critic/active_frac", lambda active_frac: active_frac == 0.0)
-
-
-def collapse(run_dir: str, key: str = "reference_Q_std", dead=lambda q_std: q_std < COLLAPSE_STD) -> tuple[Optional[int], int]:
-    """(collapsed at, alive until): the env steps (total/steps) of the first logged epoch from which the student's
-    critic stayed dead to the end (dead(the key's value) in that row and every later one; None if the last logged
-    epoch's critic is alive), and those of the row before it (0 before the first row; the last step at which the
-    critic is known alive). Rows without a finite value are skipped. The first suite's rule: reference_Q_std below
-    COLLAPSE_STD (the default); the rerun's: collapse(run_dir, *ACTIVE_RULE)."""
-    at, alive, prev = None, 0, 0
-    for row in progress_rows(run_dir):
-        q = float(row.get(key) or "nan")
-        if not math.isfinite(q):
-            continue
-        steps = int(float(row["total/steps"]))
-        if dead(q):
-            if at is None:
-                at, alive = steps, prev
-        else:
-            at = None
-        prev = steps
-    return at, (alive if at is not None else prev)
-
-
-def collapsed_at(run_dir: str) -> Optional[int]:
-    """The env steps of the first epoch of the critic's collapse to the end of the run (collapse(); None: alive)."""
-    return collapse(run_dir)[0]
-
-
-def zero_fraction(run_dir: str) -> Optional[float]:
-    """A meta run's fraction of cycles whose meta reward was exactly 0: the mean over epochs of meta/reward_zero_frac
-    (each epoch's fraction of its cycles; None for a run that logs none, i.e. ddpg)."""
-    x = progress_column(run_dir, "meta/reward_zero_frac")
-    return float(np.mean(x)) if x else None
-
-
-def progress_stats(run_dir: str) -> tuple[Optional[float], Optional[float]]:
-    """A meta run's progress (meta.rewards.progress: how much the look-ahead update lowered D0's mean squared TD error
-    against fixed targets; measured in every look-ahead, whatever the teacher's reward): (the mean, the median of |.|)
-    over epochs of meta/progress (or meta/progress_mean), each epoch's mean over its cycles; (None, None) for ddpg."""
-    x = progress_column(run_dir, "meta/progress") or progress_column(run_dir, "meta/progress_mean")
-    return (float(np.mean(x)), float(np.median(np.abs(x)))) if x else (None, None)
-
-
-def normaliser_check(run_dir: str, x: float = GOAL_X) -> tuple[Optional[float], Optional[bool], Optional[float]]:
-    """What a MountainCar run's final observation normaliser (normaliser.json, at the run's end) makes of the position
-    (observation dimension 0): (z, clipped, clip_from): z = (x - mean) / max(std, floor) the position x normalised (the
-    std is floored at sqrt(1e-2) = 0.1 by common.normalizer, and written floored), clipped: z >= clip (x is seen as
-    +clip, as is every position beyond it), clip_from = mean + clip * max(std, floor). None x 3 without the file."""
-    try:
-        with open(os.path.join(run_dir, "normaliser.json")) as f:
-            n = json.load(f)
-        mean, std, clip = float(n["mean"][0]), max(float(n["std"][0]), float(n.get("std_floor", 0.1))), float(n["clip"])
-    except FileNotFoundError:
-        return None, None, None
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
-        skip(PROG, run_dir, f"normaliser.json: {type(e).__name__}: {e}")
-        return None, None, None
-    z = (x - mean) / std
-    return z, bool(z >= clip), mean + clip * std
 
 
 def seed_result(run_dir: str, bar: float, l2zero: bool = False) -> Optional[SeedResult]:
@@ -153,7 +93,8 @@ def seed_result(run_dir: str, bar: float, l2zero: bool = False) -> Optional[Seed
     norm = normaliser_check(run_dir) if "MountainCar" in cfg["env_id"] else (None, None, None)
     return SeedResult(int(cfg["seed"]), bool(final > bar), int(r.steps[above[0]]) if above.size else None,
                       discovered_at(run_dir), final, r.done, *(collapse(run_dir, *ACTIVE_RULE) if l2zero else flat),
-                      zero_fraction(run_dir), flat[0] if l2zero else None, *progress_stats(run_dir), *norm)
+                      zero_fraction(run_dir), flat[0] if l2zero else None, *progress_stats(run_dir), *norm,
+                      episodes_scored(run_dir) if l2zero and cfg["alg"] != "ddpg" else None)
 
 
 def median_steps(results: list[SeedResult]) -> Optional[float]:
@@ -182,14 +123,16 @@ class ArmSummary(NamedTuple):
     flat: int = 0  # the rerun: seeds whose reference_Q_std stayed below 1e-6 to the end (the first suite's rule)
     progress: Optional[float] = None  # meta: the mean over seeds of the run's mean meta/progress
     progress_abs: Optional[float] = None  # meta: the median over seeds of the run's median |meta/progress|
+    d0_episodes: Optional[tuple[int, int]] = None  # the rerun's meta arms: the teacher's D0 episodes (finished, scored), summed
 
 
 def summarise(arm: str, results: list[SeedResult]) -> ArmSummary:
     """An arm's fraction solved (with its Wilson interval), ever solved, median steps, discovery, final return, and
     the diagnostics: critics collapsed (and Q flat), discoveries made while the critic was alive, the fraction of
-    Delta = 0, the progress and its scale."""
+    Delta = 0, the progress and its scale, the teacher's D0 episodes that scored."""
     k = sum(r.solved for r in results)
     zf, pr = [r.zero_frac for r in results if r.zero_frac is not None], [r for r in results if r.progress is not None]
+    d0 = [r.d0_episodes for r in results if r.d0_episodes is not None]
     # a discovery in the epoch the critic collapsed in is not counted: it may have come after
     alive = sum(r.discovered_at is not None and (r.collapsed_at is None or r.discovered_at <= r.alive_until)
                 for r in results)
@@ -199,7 +142,8 @@ def summarise(arm: str, results: list[SeedResult]) -> ArmSummary:
                       sum(r.collapsed_at is not None for r in results), alive,
                       float(np.mean(zf)) if zf else None, sum(r.flat_at is not None for r in results),
                       float(np.mean([r.progress for r in pr])) if pr else None,
-                      float(np.median([r.progress_abs for r in pr])) if pr else None)
+                      float(np.median([r.progress_abs for r in pr])) if pr else None,
+                      (sum(n for n, _ in d0), sum(k for _, k in d0)) if d0 else None)
 
 
 def best_ddpg(summaries: list[ArmSummary], among: Optional[tuple] = None) -> Optional[ArmSummary]:
@@ -257,6 +201,17 @@ def _g(x: Optional[float], fmt: str = ".2g") -> str:
     return "–" if x is None else f"{x:{fmt}}"
 
 
+def _ordered(arms: dict, known: tuple) -> list[str]:
+    """An env's arms in the suite's order (`known`), any other after them, sorted."""
+    return [a for a in known if a in arms] + sorted(set(arms) - set(known))
+
+
+def _solved_cells(s: ArmSummary) -> str:
+    """The cells both tables share: solved [Wilson 95%], ever solved, discovered, median steps, final return."""
+    return (f"{s.solved}/{s.n} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] | {s.ever}/{s.n} | {s.discovered}/{s.n} | "
+            f"{_steps(s.median_steps)} | {s.final:.2f}")
+
+
 def build_table(root: str) -> str:
     """results/exploration/table.md: per task and arm, then the verdicts (the rerun's root: build_table_l2zero)."""
     if is_l2zero(root):
@@ -272,12 +227,10 @@ def build_table(root: str) -> str:
                "| task | best ddpg arm | meta arm | solved (meta, ddpg) | p | verdict |", "| --- | --- | --- | --- | ---: | --- |"]
     for task in paper.EXPLORATION:
         arms = data.get(task.env_id, {})
-        order = [a for a in ARMS if a in arms] + sorted(a for a in arms if a not in ARMS)
-        sums = [summarise(a, arms[a]) for a in order]
+        sums = [summarise(a, arms[a]) for a in _ordered(arms, ARMS)]
         for s in sums:
-            lines.append(f"| {task.env_id} | {s.arm} | {s.n} | {s.solved}/{s.n} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] | "
-                         f"{s.ever}/{s.n} | {s.discovered}/{s.n} | {_steps(s.median_steps)} | {s.final:.2f} | "
-                         f"{s.collapsed}/{s.n} | {s.discovered_alive}/{s.n} | {_g(s.zero_frac, '.2f')} |")
+            lines.append(f"| {task.env_id} | {s.arm} | {s.n} | {_solved_cells(s)} | {s.collapsed}/{s.n} | "
+                         f"{s.discovered_alive}/{s.n} | {_g(s.zero_frac, '.2f')} |")
         best = best_ddpg(sums)
         for s in sums:
             if best is not None and s.arm.startswith("meta"):
@@ -313,8 +266,8 @@ def build_table_l2zero(root: str) -> str:
     lines = ["## Per task and arm (finished runs; the protocol: results/exploration-l2zero/README.md)", "",
              "| task | arm | done | solved [Wilson 95%] | ever solved | discovered the reward | median steps to solve | "
              "final return (mean) | critic collapsed (active_frac 0 to the end) | Q flat (reference_Q_std < 1e-6 to the end) | "
-             "discovered, critic alive | Δ = 0 (cycles) | progress (mean) | progress (median abs) |",
-             "| --- | --- | ---: | --- |" + " ---: |" * 10]
+             "discovered, critic alive | Δ = 0 (cycles) | progress (mean) | progress (median abs) | "
+             "teacher's D0 episodes that scored |", "| --- | --- | ---: | --- |" + " ---: |" * 11]
     n_lines = [f"## The final observation normaliser on the MountainCar tasks: the position (clip ±5; goal x = {GOAL_X})", "",
                "| task | arm | runs | the goal seen as +5 | the goal normalised (median) | +5 from x (median [min, max]) |",
                "| --- | --- | ---: | ---: | ---: | --- |"]
@@ -322,12 +275,12 @@ def build_table_l2zero(root: str) -> str:
                "| task | contrast | solved (first, second) | p | verdict |", "| --- | --- | --- | ---: | --- |"]
     for task in paper.EXPLORATION:
         arms = data.get(task.env_id, {})
-        sums = {a: summarise(a, arms[a]) for a in [a for a in ARMS_L2ZERO if a in arms] + sorted(set(arms) - set(ARMS_L2ZERO))}
+        sums = {a: summarise(a, arms[a]) for a in _ordered(arms, ARMS_L2ZERO)}
         for s in sums.values():
-            lines.append(f"| {task.env_id} | {s.arm} | {s.n} of {task.seeds} | {s.solved}/{s.n} [{s.ci[0]:.2f}, {s.ci[1]:.2f}] | "
-                         f"{s.ever}/{s.n} | {s.discovered}/{s.n} | {_steps(s.median_steps)} | {s.final:.2f} | "
-                         f"{s.collapsed}/{s.n} | {s.flat}/{s.n} | {s.discovered_alive}/{s.n} | {_g(s.zero_frac, '.2f')} | "
-                         f"{_g(s.progress)} | {_g(s.progress_abs)} |")
+            d0 = "–" if s.d0_episodes is None else f"{s.d0_episodes[1]}/{s.d0_episodes[0]}"
+            lines.append(f"| {task.env_id} | {s.arm} | {s.n} of {task.seeds} | {_solved_cells(s)} | {s.collapsed}/{s.n} | "
+                         f"{s.flat}/{s.n} | {s.discovered_alive}/{s.n} | {_g(s.zero_frac, '.2f')} | {_g(s.progress)} | "
+                         f"{_g(s.progress_abs)} | {d0} |")
             ns = [r for r in arms[s.arm] if r.goal_z is not None]  # the normaliser check (normaliser_check) over seeds
             c = [r.clip_from for r in ns]
             if ns:
