@@ -22,7 +22,7 @@ The rerun with critic L2 0 (the same command on results/exploration-l2zero; told
 reported as its README pre-registered: the seeds done of those due per arm, verdicts "pending" until a task is done
 (contrasts), the critic's collapse by `critic/active_frac` (ACTIVE_RULE; the first suite's rule beside it as "Q flat"),
 the meta arms' progress (progress_stats) and, on the MountainCar tasks, the final normaliser's clip (normaliser_check).
-Added after its first three tasks, beside the verdicts: how many of the teacher's own D0 episodes found the reward
+Added after two of its tasks were done, beside the verdicts: how many of the teacher's own D0 episodes found the reward
 (episodes_scored). The per-run readers live in analysis.exploration_runs.
 """
 from __future__ import annotations
@@ -329,8 +329,11 @@ def figure(root: str, out_stem: str) -> list[str]:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1e6:g}M" if x >= 1e6 else f"{x / 1e3:g}k" if x else "0"))
         ax.set_ylim(-0.03, 1.03)
     axes[0][0].set_ylabel("fraction of seeds solved")
-    axes[0][-1].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    labels = {}  # one legend for every panel's arms (ddpg-param-l2 is not on every task), below the panels
+    for ax in axes[0]:
+        labels.update({lab: h for h, lab in zip(*ax.get_legend_handles_labels()) if lab not in labels})
+    fig.legend(list(labels.values()), list(labels), fontsize=7, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return save(fig, out_stem)
 
 
